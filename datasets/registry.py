@@ -1,0 +1,188 @@
+"""Registry of the suite's datasets: original public address, checksum, cache.
+
+Like `keras.utils.get_file` or tfds, a file is looked up in this order:
+
+1. the local data folders (`--data-dir`, then `$BEYOND_PIXELS_DATA`), at
+   `<folder>/<subdir>/<name>` and then `<folder>/<name>`; `<subdir>` mirrors the
+   team layout `shared/data/<domain>/...`, so `BEYOND_PIXELS_DATA=../shared/data` works;
+2. the cache (`$BEYOND_PIXELS_CACHE`, default `~/.cache/beyond_pixels`);
+3. a download from the original address, with a progress bar, into the cache.
+
+Every file is checked against its published checksum before use, wherever it
+came from. Offline with no local copy, the error says what to fetch and where
+to put it.
+"""
+import dataclasses
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from shared.errors import UserError
+
+DATA_ENV = "BEYOND_PIXELS_DATA"
+CACHE_ENV = "BEYOND_PIXELS_CACHE"
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteFile:
+    """One file of a dataset. `checksum` is `sha256:<hex>` or `md5:<hex>`
+    (md5 only where the publisher gives nothing stronger)."""
+    name: str
+    url: str
+    checksum: str
+    size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    name: str
+    subdir: str  # relative folder inside a data folder, e.g. "image/mnist"
+    description: str
+    licence: str
+    files: tuple  # RemoteFile, ...
+    unpack: str = "none"  # "none" (read as is), "tar" or "zip" (the caller unpacks members it needs)
+
+    def file(self, name):
+        for remote in self.files:
+            if remote.name == name:
+                return remote
+        raise KeyError(f"{self.name} has no file {name!r}")
+
+
+_MNIST = "https://storage.googleapis.com/cvdf-datasets/mnist/"
+_FASHION = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+_KGS = ("https://raw.githubusercontent.com/godmoves/Standard_Computer_Go_Dataset/"
+        "28d56a062c62575193b0ae936fbbacb5d40d9741/KGS_6d_190000/")
+
+
+def _kgs(name, size, sha256):
+    return RemoteFile(name, _KGS + name, "sha256:" + sha256, size)
+
+
+DATASETS = {d.name: d for d in [
+    Dataset("mnist", "image/mnist", "MNIST handwritten digits (LeCun & Cortes), IDX gzip", "CC BY-SA 3.0", (
+        RemoteFile("train-images-idx3-ubyte.gz", _MNIST + "train-images-idx3-ubyte.gz",
+                   "sha256:440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422),
+        RemoteFile("train-labels-idx1-ubyte.gz", _MNIST + "train-labels-idx1-ubyte.gz",
+                   "sha256:3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28881),
+        RemoteFile("t10k-images-idx3-ubyte.gz", _MNIST + "t10k-images-idx3-ubyte.gz",
+                   "md5:9fb629c4189551a2d022fa330f9573f3", 1648877),
+        RemoteFile("t10k-labels-idx1-ubyte.gz", _MNIST + "t10k-labels-idx1-ubyte.gz",
+                   "md5:ec29112dd5afa0611ce80d1b7f02629c", 4542),
+    )),
+    Dataset("fashion-mnist", "image/fashion-mnist", "Fashion-MNIST (Zalando), IDX gzip", "MIT", (
+        RemoteFile("train-images-idx3-ubyte.gz", _FASHION + "train-images-idx3-ubyte.gz",
+                   "sha256:3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84", 26421880),
+        RemoteFile("train-labels-idx1-ubyte.gz", _FASHION + "train-labels-idx1-ubyte.gz",
+                   "sha256:a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845", 29515),
+        RemoteFile("t10k-images-idx3-ubyte.gz", _FASHION + "t10k-images-idx3-ubyte.gz",
+                   "md5:bef4ecab320f06d8554ea6380940ec79", 4422102),
+        RemoteFile("t10k-labels-idx1-ubyte.gz", _FASHION + "t10k-labels-idx1-ubyte.gz",
+                   "md5:bb300cfdad3c16e7a12a480ee83cd310", 5148),
+    )),
+    Dataset("go-kgs", "go/kgs", "KGS 6d+ game records (u-go.net archives), SGF in .tar.gz",
+            "no terms stated; public KGS archives from u-go.net", (
+                _kgs("KGS-2001-19-2298-.tar.gz", 849296, "3d201a5948d10a640ebc37b283d2b35bbeb1fa7676fffae8aeecdb918aa04b29"),
+                _kgs("KGS-2002-19-3646-.tar.gz", 1385527, "dfdf4be7e47f2e49ef77a8d8550516fc80227a8394db4d6bc33343542a1e8b24"),
+                _kgs("KGS-2003-19-7582-.tar.gz", 2926104, "776f6a039a59d7e6c8ee480ac744370b6022d8f926ca8d9bf3309e79714840a0"),
+                _kgs("KGS-2006-19-10388-.tar.gz", 4036323, "fa1c63bd0d4e7589c217b9c8193736b7caf42688ed348dd6f0184a798d7fe5da"),
+                _kgs("KGS-2015-19-8133-.tar.gz", 3169443, "7ec22917c0fad371e9776e9bcea0985ee1613a69327903c05ae10408d2e40eeb"),
+                _kgs("KGS-2017_01-19-733-.tar.gz", 331900, "981df493104dfe27ed779309493fe884280c21a1956f098809cae9904b633d9c"),
+                _kgs("KGS-2017_03-19-717-.tar.gz", 326873, "53cac5a701fdfbdbdbfcce2c68917c606818bb4813f31381576349f36447a8d3"),
+                _kgs("KGS-2017_04-19-913-.tar.gz", 385551, "d5d47c05f188b7d62c9fd4a0701e28cd9b0ae7dff113229899f3a6cd77602918"),
+                _kgs("KGS-2017_05-19-847-.tar.gz", 386453, "7299823ebbde45fd69098ee5c7b6e9b4aa509947da1653973ca494d27163ba42"),
+                _kgs("KGS-2017_06-19-910-.tar.gz", 401243, "a5b70ec642c15f0553f839275bb98a2317b24e1ef3e73909e81c22474aae41bc"),
+            ), unpack="tar"),
+    Dataset("go-pro", "go/pro", "Professional games (A. E. Brouwer's collection via AI-Kifu), SGF in .tar.gz",
+            "no terms stated; research use", (
+                RemoteFile("aeb_pro_19x19_67014.tar.gz", "", 
+                           "sha256:d31c5973e153794bf964b6177b52f4a27ec810a1525db9f111b7b089dcc620eb", 27165026),
+            ), unpack="tar"),
+]}
+
+
+def data_dirs(data_dir=None):
+    """The local data folders to search, in order: `data_dir`, then $BEYOND_PIXELS_DATA."""
+    dirs = [Path(d) for d in (data_dir, os.environ.get(DATA_ENV)) if d]
+    return [d for d in dirs if d.is_dir()]
+
+
+def cache_dir():
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "beyond_pixels")
+
+
+def fetch(name, data_dir=None, files=None):
+    """Local, verified paths of dataset `name` (all its files, or those named in `files`)."""
+    dataset = _dataset(name)
+    wanted = files or [f.name for f in dataset.files]
+    return [fetch_file(name, f, data_dir) for f in wanted]
+
+
+def fetch_file(name, filename, data_dir=None):
+    """Local, verified path of one file of dataset `name`, downloading it if needed."""
+    dataset = _dataset(name)
+    remote = dataset.file(filename)
+    for folder in data_dirs(data_dir):
+        for candidate in (folder / dataset.subdir / filename, folder / filename):
+            if candidate.is_file():
+                verify(candidate, remote)
+                return candidate
+    cached = cache_dir() / dataset.subdir / filename
+    if cached.is_file():
+        verify(cached, remote)
+        return cached
+    return _download(dataset, remote, cached)
+
+
+def verify(path, remote):
+    """Raise UserError unless `path` has the size and checksum of `remote`."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size != remote.size:
+        raise UserError(f"{path}: expected {remote.size:,} bytes for {remote.name}, found {size:,} "
+                        f"(truncated or a different file); delete it and fetch it again")
+    algorithm, expected = remote.checksum.split(":", 1)
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise UserError(f"{path}: {algorithm} is {digest.hexdigest()}, expected {expected}; "
+                        f"the file is corrupt or not the published {remote.name}")
+
+
+def _dataset(name):
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise UserError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}") from None
+
+
+def _download(dataset, remote, target):
+    where = f"{DATA_ENV}/{dataset.subdir}/{remote.name} (or --data-dir)"
+    if not remote.url:
+        raise UserError(f"{dataset.name}: {remote.name} has no public download address; "
+                        f"place it at {where}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(remote.url, timeout=60) as response:
+            total = int(response.headers.get("Content-Length") or remote.size)
+            with tqdm(total=total, unit="B", unit_scale=True, desc=remote.name) as bar:
+                for block in iter(lambda: response.read(1 << 16), b""):
+                    out.write(block)
+                    bar.update(len(block))
+        verify(partial, remote)
+        os.replace(partial, target)  # atomic: a crash never leaves a half file under the real name
+    except OSError as error:
+        raise UserError(f"could not download {remote.url} ({error}); download it by hand and "
+                        f"place it at {where}") from None
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return target
