@@ -1,0 +1,1 @@
+"""Image app: MNIST / Fashion-MNIST classifiers (LeNet-5, a small VGG, a small ResNet)."""

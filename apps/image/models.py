@@ -1,0 +1,56 @@
+"""The image classifiers, each a configuration of the shared conv core.
+
+- `lenet5`: LeCun et al. 1998 with ReLU and max pooling (two 5x5 convs, 120-84 dense).
+- `vgg`: Simonyan & Zisserman's pattern at MNIST scale: pairs of 3x3 convs with
+  batch norm, max pooling after each pair, global average pooling.
+- `resnet`: a small pre-classification ResNet (He et al. 2016): a 3x3 stem and
+  three stages of two residual units (widths w, 2w, 4w; stride 2 between stages).
+
+Pixels enter as 0..255 and are rescaled inside the model; optional
+augmentation layers sit inside it too (active only in training), so the
+saved model needs no outside preprocessing beyond resizing to 28x28.
+"""
+from keras import layers
+
+from shared.builders import ConvSpec, build_classifier
+
+ARCHITECTURES = ("lenet5", "vgg", "resnet")
+
+
+def augmentation_layers(dataset):
+    """Small geometric perturbations that keep the label: shifts and rotations
+    for digits, plus left-right flips for clothes (a flipped 7 is not a 7)."""
+    augment = [layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="aug_translate"),
+               layers.RandomRotation(0.04, fill_mode="constant", name="aug_rotate")]
+    if dataset == "fashion":
+        augment.insert(0, layers.RandomFlip("horizontal", name="aug_flip"))
+    return augment
+
+
+def _specs(arch, width):
+    w = width
+    if arch == "lenet5":
+        return [ConvSpec(6 * w // 32 or 6, 5, padding="same", pool="max"),
+                ConvSpec(16 * w // 32 or 16, 5, padding="valid", pool="max")], dict(hidden=(120, 84))
+    if arch == "vgg":
+        return [ConvSpec(w, 3, batch_norm=True), ConvSpec(w, 3, batch_norm=True, pool="max", dropout=0.1),
+                ConvSpec(2 * w, 3, batch_norm=True), ConvSpec(2 * w, 3, batch_norm=True, pool="max", dropout=0.2),
+                ConvSpec(4 * w, 3, batch_norm=True), ConvSpec(4 * w, 3, batch_norm=True, dropout=0.3)], \
+            dict(global_pool="avg", dropout=0.3)
+    if arch == "resnet":
+        return [ConvSpec(w, 3, batch_norm=True),
+                ConvSpec(w, 3, batch_norm=True, residual=True), ConvSpec(w, 3, batch_norm=True, residual=True),
+                ConvSpec(2 * w, 3, strides=2, batch_norm=True, residual=True),
+                ConvSpec(2 * w, 3, batch_norm=True, residual=True),
+                ConvSpec(4 * w, 3, strides=2, batch_norm=True, residual=True),
+                ConvSpec(4 * w, 3, batch_norm=True, residual=True)], dict(global_pool="avg", dropout=0.2)
+    raise ValueError(f"unknown architecture {arch!r}; choose from {ARCHITECTURES}")
+
+
+def build_model(arch="vgg", num_classes=10, width=32, augment=False, dataset="mnist", input_size=28):
+    specs, head = _specs(arch, width)
+    preprocess = [layers.Rescaling(1 / 255.0, name="rescale")]
+    if augment:
+        preprocess += augmentation_layers(dataset)
+    return build_classifier((input_size, input_size, 1), specs, num_classes, preprocess=preprocess,
+                            name=f"image_{arch}", **head)

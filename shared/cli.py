@@ -1,0 +1,51 @@
+"""Argument helpers shared by the apps' command lines, so every app spells
+the same option the same way (`--data-dir`, `--seed`, `--resume`, `--json`...)."""
+import argparse
+
+
+def add_data_dir(parser):
+    parser.add_argument("--data-dir", help="local folder of dataset files, searched first "
+                        "(default: $BEYOND_PIXELS_DATA; then the cache; then download)")
+
+
+def add_training_args(parser, *, epochs, batch_size, learning_rate, out):
+    group = parser.add_argument_group("training")
+    group.add_argument("--out", default=out, help="run folder: model.keras, config.json, metrics.json, "
+                       "log.csv, tensorboard/, backup/ (default: %(default)s)")
+    group.add_argument("--epochs", type=int, default=epochs, help="default: %(default)s")
+    group.add_argument("--batch-size", type=int, default=batch_size, help="default: %(default)s")
+    group.add_argument("--learning-rate", type=float, default=learning_rate, help="default: %(default)s")
+    group.add_argument("--seed", type=int, default=1234, help="random seed (default: %(default)s)")
+    group.add_argument("--patience", type=int, default=None,
+                       help="early stopping after this many epochs without improvement (default: off)")
+    group.add_argument("--resume", action="store_true",
+                       help="continue the unfinished run in --out from its last epoch checkpoint")
+    group.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
+                       help="stop after the epoch that passes this wall-clock budget")
+    group.add_argument("--mixed-bfloat16", action="store_true",
+                       help="bfloat16 compute with float32 weights (about 2x faster on CPUs with native bf16)")
+    group.add_argument("--limit", type=int, default=None,
+                       help="use only the first N training examples (quick experiments, tests)")
+    return group
+
+
+def add_evaluate_args(parser, data_help):
+    parser.add_argument("--model", required=True, help="a .keras model file saved by this app")
+    parser.add_argument("--data", required=True, help=data_help)
+    parser.add_argument("--json", action="store_true", help="print the metrics as one JSON line, last on stdout")
+    parser.add_argument("--confusion", metavar="PNG", help="also write a confusion-matrix PNG here")
+    parser.add_argument("--batch-size", type=int, default=256)
+
+
+def training_config(args, **extra):
+    """The run's full config: every command-line option plus app extras."""
+    config = {k: v for k, v in vars(args).items() if k != "func" and not callable(v)}
+    config.update(extra)
+    return config
+
+
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value

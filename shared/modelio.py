@@ -1,0 +1,78 @@
+"""Model files: `.keras` archives that carry the app's preprocessing settings.
+
+`save_model` writes the ordinary Keras archive, adds one member,
+`beyond_pixels.json` (the app, its preprocessing settings, class names, the
+training config), and moves it into place atomically, so a crash never
+leaves a half-written model under the real name. `load_model` reads the
+member first, so it can refuse a model of another app with a clear message
+before Keras parses anything.
+"""
+import importlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import keras
+
+from shared.errors import UserError
+
+META_MEMBER = "beyond_pixels.json"
+
+
+def save_model(model, path, *, app, preprocessing=None, config=None):
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise UserError(f"{path}: model files must end in .keras")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"app": app, "preprocessing": preprocessing or {}, "config": config or {},
+            "keras_version": keras.__version__}
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
+    os.close(handle)
+    try:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(META_MEMBER, json.dumps(meta, indent=2, default=str))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def read_metadata(path):
+    """The Beyond Pixels metadata of a model file; UserError if it is not one."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: model file not found")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path}: not a .keras model file (not a zip archive)")
+    with zipfile.ZipFile(path) as archive:
+        if META_MEMBER not in archive.namelist():
+            raise UserError(f"{path}: a Keras model, but not one saved by Beyond Pixels (no {META_MEMBER})")
+        return json.loads(archive.read(META_MEMBER))
+
+
+def load_model(path, app=None):
+    """(model, metadata). With `app`, a model saved by another app is refused."""
+    meta = read_metadata(path)
+    if app is not None and meta.get("app") != app:
+        raise UserError(f"{path}: this is a model of the {meta.get('app')!r} app, not of {app!r}; "
+                        f"use `run.py {meta.get('app')} ...`")
+    _register_custom_objects(meta.get("app"))
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for damaged archives
+        raise UserError(f"{path}: could not load the model ({type(error).__name__}: {error})") from None
+    return model, meta
+
+
+def _register_custom_objects(app):
+    """Importing an app's `models` module registers its custom layers with Keras."""
+    import shared.layers  # noqa: F401  (the shared custom layers)
+    if app:
+        try:
+            importlib.import_module(f"apps.{app}.models")
+        except ModuleNotFoundError:
+            pass

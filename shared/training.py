@@ -1,0 +1,145 @@
+"""Common training: seeded, checkpointed every epoch, resumable, logged.
+
+`fit` wraps `keras.Model.fit` with the callbacks every app wants:
+
+- `BackupAndRestore` in `<out>/backup/` saves the full training state (weights,
+  optimizer, epoch) after every epoch; `resume=True` continues from it after a
+  crash or Ctrl-C, with the same epoch numbering;
+- `BestModel` keeps `<out>/model.keras` at the best validation epoch so far,
+  written atomically by the app's `save` function (so the preprocessing
+  settings travel with it);
+- `EarlyStopping` (optional), `CSVLogger` (`log.csv`), `TensorBoard`
+  (`tensorboard/`), and an optional wall-clock budget;
+- the full config as `config.json` before training, the metrics as
+  `metrics.json` after.
+"""
+import csv
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+
+from shared.errors import UserError
+
+
+def set_seed(seed):
+    """Seed Python, NumPy and the backend; ops stay deterministic where TF allows."""
+    keras.utils.set_random_seed(int(seed))
+
+
+def set_precision(mixed_bfloat16=False):
+    """bfloat16 compute with float32 weights ("mixed_bfloat16"), or plain float32."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if mixed_bfloat16 else "float32")
+
+
+def write_json(path, obj):
+    """Write JSON atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w") as out:
+        json.dump(obj, out, indent=2, default=str)
+        out.write("\n")
+    os.replace(tmp, path)
+
+
+class BestModel(keras.callbacks.Callback):
+    """Save the model with `save(model, path)` whenever `monitor` improves.
+
+    On resume the best value so far is read back from the CSV log, so a resumed
+    run never overwrites a better model with a worse one.
+    """
+
+    def __init__(self, path, save, monitor="val_accuracy", mode="max", log_path=None):
+        super().__init__()
+        self.path, self.save, self.monitor = Path(path), save, monitor
+        self.better = (lambda a, b: a > b) if mode == "max" else (lambda a, b: a < b)
+        self.best, self.best_epoch = None, None
+        if log_path and Path(log_path).exists():
+            with open(log_path) as handle:
+                for row in csv.DictReader(handle):
+                    if row.get(monitor):
+                        self._consider(float(row[monitor]), int(row["epoch"]))
+
+    def _consider(self, value, epoch):
+        if self.best is None or self.better(value, self.best):
+            self.best, self.best_epoch = value, epoch
+            return True
+        return False
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and self._consider(float(value), epoch):
+            self.save(self.model, self.path)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop after the epoch during which `seconds` of wall time ran out."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_begin(self, logs=None):
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.time() - self.started > self.seconds:
+            self.model.stop_training = True
+
+
+def fit(model, train_data, val_data, *, out_dir, epochs, config, save, resume=False,
+        patience=None, monitor="val_accuracy", mode="max", time_budget_s=None,
+        callbacks=(), verbose="auto", **fit_kwargs):
+    """Train a compiled model; returns the metrics dict also written to `metrics.json`.
+
+    `save(model, path)` writes a model file (the app's `save_model` with its
+    preprocessing settings); it is called for `<out>/model.keras`.
+    """
+    out_dir = Path(out_dir)
+    backup_dir, log_path = out_dir / "backup", out_dir / "log.csv"
+    if resume:
+        if not backup_dir.exists():
+            raise UserError(f"{out_dir}: no unfinished training run to resume "
+                            f"(no {backup_dir.name}/ checkpoint); run without --resume")
+    else:
+        for stale in (backup_dir, log_path, out_dir / "tensorboard"):
+            if stale.is_dir():
+                shutil.rmtree(stale)
+            elif stale.exists():
+                stale.unlink()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "config.json", config)
+
+    best = BestModel(out_dir / "model.keras", save, monitor=monitor, mode=mode,
+                     log_path=log_path if resume else None)
+    all_callbacks = [
+        keras.callbacks.BackupAndRestore(str(backup_dir)),
+        best,
+        keras.callbacks.CSVLogger(str(log_path), append=resume),
+        keras.callbacks.TensorBoard(str(out_dir / "tensorboard"), write_graph=False),
+        *callbacks,
+    ]
+    if patience:
+        all_callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience))
+    if time_budget_s:
+        all_callbacks.append(TimeBudget(time_budget_s))
+
+    started = time.time()
+    history = model.fit(train_data, validation_data=val_data, epochs=epochs,
+                        callbacks=all_callbacks, verbose=verbose, shuffle=False, **fit_kwargs)
+    metrics = {
+        "train_seconds_this_run": round(time.time() - started, 1),
+        "epochs_run_this_run": len(history.epoch),
+        "last_epoch": (history.epoch[-1] + 1) if history.epoch else None,
+        f"best_{monitor}": best.best,
+        "best_epoch": None if best.best_epoch is None else best.best_epoch + 1,
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "model": str(out_dir / "model.keras"),
+    }
+    write_json(out_dir / "metrics.json", metrics)
+    return metrics
