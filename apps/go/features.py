@@ -308,8 +308,7 @@ def _fill_planes(board, player, ko, turns_since, neighbours, diagonals, out):
             if _play(trial, neighbours, m, player) < 0:
                 continue
             if _liberty_count(trial, neighbours, p) == 1:
-                budget = np.array([LADDER_MAX_NODES], np.int64)
-                if _ladder_captured(trial, neighbours, p, False, 0, budget):
+                if _ladder_captured(trial, neighbours, p, False):
                     out[m, _OFF_LADDER_CAPTURE] = 1
 
     # Ladder escape: save an own group in atari by extending or capturing.
@@ -342,8 +341,7 @@ def _fill_planes(board, player, ko, turns_since, neighbours, diagonals, out):
             if n_libs >= 3:
                 out[m, _OFF_LADDER_ESCAPE] = 1
             elif n_libs == 2:
-                budget = np.array([LADDER_MAX_NODES], np.int64)
-                if not _ladder_captured(trial, neighbours, p, True, 0, budget):
+                if not _ladder_captured(trial, neighbours, p, True):
                     out[m, _OFF_LADDER_ESCAPE] = 1
 
 
@@ -431,35 +429,23 @@ def _play(board, neighbours, m, colour):
 
 
 @njit(cache=True)
-def _ladder_captured(board, neighbours, target, attacker_to_move, depth, budget):
-    """True if the group at `target` is caught in a ladder (see module docstring).
+def _ladder_moves(board, neighbours, target, attacker_to_move, moves):
+    """Candidate moves at a ladder node; returns how many were written to `moves`.
 
-    Attacker to move: the target has 2 liberties and the attacker must atari.
-    Defender to move: the target has 1 liberty. Unproven (bounds hit) -> False.
+    Attacker: ataris at the target's liberties. Defender: extend at the single
+    liberty, or capture a neighbouring attacker group that is in atari.
     """
-    budget[0] -= 1
-    if budget[0] < 0 or depth >= LADDER_MAX_DEPTH:
-        return False
     points = board.shape[0]
-    defender = board[target]
-    attacker = BLACK + WHITE - defender
     stone_list = np.empty(points, np.int32)
     liberty_list = np.empty(points, np.int32)
     n_stones, n_libs = _group(board, neighbours, target, stone_list, liberty_list)
     if attacker_to_move:
         for j in range(n_libs):
-            trial = board.copy()
-            if _play(trial, neighbours, liberty_list[j], attacker) < 0:
-                continue
-            if _liberty_count(trial, neighbours, target) == 1:
-                if _ladder_captured(trial, neighbours, target, False, depth + 1, budget):
-                    return True
-        return False
-    # Defender: extend at the liberty, or capture a neighbouring attacker group in atari.
-    moves = np.empty(points + 1, np.int32)
-    n_moves = 0
-    moves[n_moves] = liberty_list[0]
-    n_moves += 1
+            moves[j] = liberty_list[j]
+        return n_libs
+    n_moves = 1
+    moves[0] = liberty_list[0]
+    attacker = BLACK + WHITE - board[target]
     other_stones = np.empty(points, np.int32)
     other_libs = np.empty(points, np.int32)
     for i in range(n_stones):
@@ -468,23 +454,80 @@ def _ladder_captured(board, neighbours, target, attacker_to_move, depth, budget)
             n = neighbours[s, k]
             if n < 0:
                 break
-            if board[n] == attacker:
-                if _group(board, neighbours, n, other_stones, other_libs)[1] == 1:
-                    move = other_libs[0]
-                    duplicate = False
-                    for j in range(n_moves):
-                        if moves[j] == move:
-                            duplicate = True
-                    if not duplicate:
-                        moves[n_moves] = move
-                        n_moves += 1
-    for j in range(n_moves):
-        trial = board.copy()
-        if _play(trial, neighbours, moves[j], defender) < 0:
+            if board[n] == attacker and _group(board, neighbours, n, other_stones, other_libs)[1] == 1:
+                duplicate = False
+                for j in range(n_moves):
+                    if moves[j] == other_libs[0]:
+                        duplicate = True
+                if not duplicate and n_moves < moves.shape[0]:
+                    moves[n_moves] = other_libs[0]
+                    n_moves += 1
+    return n_moves
+
+
+@njit(cache=True)
+def _ladder_captured(board, neighbours, target, attacker_to_move):
+    """True if the group at `target` is caught in a ladder (see module docstring).
+
+    Attacker to move: the target has 2 liberties and the attacker must atari.
+    Defender to move: the target has 1 liberty. An AND-OR search with an
+    explicit stack (numba's cache cannot hold recursive functions); a node
+    past the depth or node bounds counts as "not captured".
+    """
+    points = board.shape[0]
+    boards = np.empty((LADDER_MAX_DEPTH + 1, points), np.int8)
+    moves = np.empty((LADDER_MAX_DEPTH + 1, 16), np.int32)
+    n_moves = np.zeros(LADDER_MAX_DEPTH + 1, np.int32)
+    next_move = np.zeros(LADDER_MAX_DEPTH + 1, np.int32)
+    attacker_first = attacker_to_move
+    boards[0] = board
+    n_moves[0] = _ladder_moves(boards[0], neighbours, target, attacker_first, moves[0])
+    nodes = 1
+    depth = 0
+    # result: -1 none pending, 0 child not captured, 1 child captured.
+    result = -1
+    while True:
+        attacker_node = (depth % 2 == 0) == attacker_first
+        if result >= 0:
+            if attacker_node and result == 1:
+                result = 1
+            elif not attacker_node and result == 0:
+                result = 0
+            else:
+                result = -1
+            if result >= 0:
+                if depth == 0:
+                    return result == 1
+                depth -= 1
+                continue
+        if next_move[depth] >= n_moves[depth]:
+            # Attacker found no capture; or the defender found no escape.
+            result = 0 if attacker_node else 1
+            if depth == 0:
+                return result == 1
+            depth -= 1
             continue
-        liberties = _liberty_count(trial, neighbours, target)
-        if liberties >= 3:
-            return False
-        if liberties == 2 and not _ladder_captured(trial, neighbours, target, True, depth + 1, budget):
-            return False
-    return True
+        move = moves[depth, next_move[depth]]
+        next_move[depth] += 1
+        child = boards[depth + 1] if depth < LADDER_MAX_DEPTH else boards[depth].copy()
+        child[:] = boards[depth]
+        colour = board[target] if not attacker_node else BLACK + WHITE - board[target]
+        if _play(child, neighbours, move, colour) < 0:
+            continue
+        liberties = _liberty_count(child, neighbours, target)
+        if attacker_node:
+            if liberties != 1:
+                continue
+        else:
+            if liberties >= 3:
+                result = 0
+                continue
+            if liberties <= 1:
+                continue
+        nodes += 1
+        if depth + 1 >= LADDER_MAX_DEPTH or nodes > LADDER_MAX_NODES:
+            result = 0  # unproven: treat as not captured
+            continue
+        depth += 1
+        n_moves[depth] = _ladder_moves(boards[depth], neighbours, target, not attacker_node, moves[depth])
+        next_move[depth] = 0
