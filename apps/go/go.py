@@ -213,7 +213,7 @@ class Position:
         self.board[:] = EMPTY
         self._hash = 0
         zobrist = _zobrist(self.size)
-        for index in np.flatnonzero(board):
+        for index in np.flatnonzero(board).tolist():
             color = int(board[index])
             self.board[index] = color
             self._hash ^= zobrist[color][index]
