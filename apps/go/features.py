@@ -133,7 +133,8 @@ def features(position, player_colour_plane=False):
     neighbours, diagonals = _tables(size)
     planes = NUM_PLANES + (1 if player_colour_plane else 0)
     out = np.zeros((size * size, planes), dtype=np.uint8)
-    turns_since = (position.move_number - position.placed_at.astype(np.int64))
+    # The stone played by the last move is 1 turn old.
+    turns_since = position.move_number + 1 - position.placed_at.astype(np.int64)
     _fill_planes(position.board, int(position.to_play), -1 if position.ko is None else int(position.ko),
                  turns_since, neighbours, diagonals, out)
     if player_colour_plane and position.to_play == BLACK:
