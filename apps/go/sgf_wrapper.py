@@ -92,6 +92,10 @@ def replay(record, superko=False):
     """
     position = start_position(record, superko=superko)
     for number, (colour, point) in enumerate(record.moves, start=1):
+        if colour != position.to_play:
+            # The record has the same colour move twice (or a PL change): the
+            # mover is the player to move, and no ko ban carries over.
+            position.to_play, position.ko = colour, None
         yield position, (colour, point)
         try:
             position.play(point, colour)
