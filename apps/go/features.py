@@ -80,7 +80,7 @@ PLAYER_COLOUR = Feature("player_colour", 1, "1s if black is to move (49th plane,
 NUM_PLANES = sum(f.planes for f in FEATURES)  # 48
 
 LADDER_MAX_DEPTH = 200
-LADDER_MAX_NODES = 5000
+LADDER_MAX_NODES = 1000
 
 
 def plane_offsets(features=FEATURES):
@@ -297,6 +297,8 @@ def _fill_planes(board, player, ko, turns_since, neighbours, diagonals, out):
             out[m, _OFF_SENSIBLE] = 1
 
     # Ladder capture: atari on an opponent group with two liberties.
+    scratch, stamps = _new_scratch(points)
+    boards = np.empty((LADDER_MAX_DEPTH + 1, points), np.int8)
     for g in range(groups):
         p = stones[stone_start[g]]
         if board[p] != enemy or lib_start[g + 1] - lib_start[g] != 2:
@@ -306,10 +308,10 @@ def _fill_planes(board, player, ko, turns_since, neighbours, diagonals, out):
             if not legal[m] or out[m, _OFF_LADDER_CAPTURE]:
                 continue
             trial = board.copy()
-            if _play(trial, neighbours, m, player) < 0:
+            if _play(trial, neighbours, m, player, scratch, stamps) < 0:
                 continue
-            if _liberty_count(trial, neighbours, p) == 1:
-                if _ladder_captured(trial, neighbours, p, False):
+            if _liberty_count(trial, neighbours, p, scratch, stamps) == 1:
+                if _ladder_captured(trial, neighbours, p, False, boards, scratch, stamps):
                     out[m, _OFF_LADDER_CAPTURE] = 1
 
     # Ladder escape: save an own group in atari by extending or capturing.
@@ -336,13 +338,13 @@ def _fill_planes(board, player, ko, turns_since, neighbours, diagonals, out):
             if not legal[m] or out[m, _OFF_LADDER_ESCAPE]:
                 continue
             trial = board.copy()
-            if _play(trial, neighbours, m, player) < 0:
+            if _play(trial, neighbours, m, player, scratch, stamps) < 0:
                 continue
-            n_libs = _liberty_count(trial, neighbours, p)
+            n_libs = _liberty_count(trial, neighbours, p, scratch, stamps)
             if n_libs >= 3:
                 out[m, _OFF_LADDER_ESCAPE] = 1
             elif n_libs == 2:
-                if not _ladder_captured(trial, neighbours, p, True):
+                if not _ladder_captured(trial, neighbours, p, True, boards, scratch, stamps):
                     out[m, _OFF_LADDER_ESCAPE] = 1
 
 
@@ -366,12 +368,26 @@ def _is_own_eye(board, neighbours, diagonals, m, player, enemy):
     return enemy_diagonals < (1 if on_edge else 2)
 
 
+# Scratch rows shared by the helpers below, allocated once per position:
+# flood-fill marks, stone list, liberty list, a second stone/liberty list, and
+# marks of attacker groups already examined. `stamps` holds the current mark
+# values, so no array is cleared between flood fills.
+_MARK, _STONES, _LIBS, _OTHER_STONES, _OTHER_LIBS, _SEEN = 0, 1, 2, 3, 4, 5
+
+
 @njit(cache=True)
-def _group(board, neighbours, start, stone_list, liberty_list):
+def _new_scratch(points):
+    return np.zeros((6, points), np.int32), np.zeros(2, np.int64)
+
+
+@njit(cache=True)
+def _group(board, neighbours, start, stone_list, liberty_list, scratch, stamps):
     """Flood-fill the group at `start`; returns (stones, liberties) counts, lists filled."""
-    visited = np.zeros(board.shape[0], np.uint8)
+    stamps[0] += 1
+    stamp = stamps[0]
+    mark = scratch[_MARK]
     colour = board[start]
-    visited[start] = 1
+    mark[start] = stamp
     stone_list[0] = start
     n_stones = 1
     n_libs = 0
@@ -383,63 +399,60 @@ def _group(board, neighbours, start, stone_list, liberty_list):
             n = neighbours[s, k]
             if n < 0:
                 break
-            if visited[n]:
+            if mark[n] == stamp:
                 continue
             if board[n] == colour:
-                visited[n] = 1
+                mark[n] = stamp
                 stone_list[n_stones] = n
                 n_stones += 1
             elif board[n] == 0:
-                visited[n] = 1
+                mark[n] = stamp
                 liberty_list[n_libs] = n
                 n_libs += 1
     return n_stones, n_libs
 
 
 @njit(cache=True)
-def _liberty_count(board, neighbours, start):
-    stone_list = np.empty(board.shape[0], np.int32)
-    liberty_list = np.empty(board.shape[0], np.int32)
-    return _group(board, neighbours, start, stone_list, liberty_list)[1]
+def _liberty_count(board, neighbours, start, scratch, stamps):
+    return _group(board, neighbours, start, scratch[_OTHER_STONES], scratch[_OTHER_LIBS], scratch, stamps)[1]
 
 
 @njit(cache=True)
-def _play(board, neighbours, m, colour):
+def _play(board, neighbours, m, colour, scratch, stamps):
     """Play on a scratch board (no ko rule); returns stones captured, or -1 if illegal."""
     if board[m] != 0:
         return -1
     board[m] = colour
     enemy = BLACK + WHITE - colour
-    stone_list = np.empty(board.shape[0], np.int32)
-    liberty_list = np.empty(board.shape[0], np.int32)
+    stone_list = scratch[_OTHER_STONES]
+    liberty_list = scratch[_OTHER_LIBS]
     captured = 0
     for k in range(4):
         n = neighbours[m, k]
         if n < 0:
             break
         if board[n] == enemy:
-            n_stones, n_libs = _group(board, neighbours, n, stone_list, liberty_list)
+            n_stones, n_libs = _group(board, neighbours, n, stone_list, liberty_list, scratch, stamps)
             if n_libs == 0:
                 for i in range(n_stones):
                     board[stone_list[i]] = 0
                 captured += n_stones
-    if captured == 0 and _group(board, neighbours, m, stone_list, liberty_list)[1] == 0:
+    if captured == 0 and _group(board, neighbours, m, stone_list, liberty_list, scratch, stamps)[1] == 0:
         board[m] = 0
         return -1
     return captured
 
 
 @njit(cache=True)
-def _ladder_moves(board, neighbours, target, attacker_to_move, moves):
+def _ladder_moves(board, neighbours, target, attacker_to_move, moves, scratch, stamps):
     """Candidate moves at a ladder node; returns how many were written to `moves`.
 
     Attacker: ataris at the target's liberties. Defender: extend at the single
     liberty, or capture a neighbouring attacker group that is in atari.
     """
-    points = board.shape[0]
-    stone_list = np.empty(points, np.int32)
-    liberty_list = np.empty(points, np.int32)
-    n_stones, n_libs = _group(board, neighbours, target, stone_list, liberty_list)
+    stone_list = scratch[_STONES]
+    liberty_list = scratch[_LIBS]
+    n_stones, n_libs = _group(board, neighbours, target, stone_list, liberty_list, scratch, stamps)
     if attacker_to_move:
         for j in range(n_libs):
             moves[j] = liberty_list[j]
@@ -447,60 +460,65 @@ def _ladder_moves(board, neighbours, target, attacker_to_move, moves):
     n_moves = 1
     moves[0] = liberty_list[0]
     attacker = BLACK + WHITE - board[target]
-    other_stones = np.empty(points, np.int32)
-    other_libs = np.empty(points, np.int32)
+    other_stones = scratch[_OTHER_STONES]
+    other_libs = scratch[_OTHER_LIBS]
+    seen = scratch[_SEEN]
+    stamps[1] += 1
+    examined = stamps[1]
     for i in range(n_stones):
         s = stone_list[i]
         for k in range(4):
             n = neighbours[s, k]
             if n < 0:
                 break
-            if board[n] == attacker and _group(board, neighbours, n, other_stones, other_libs)[1] == 1:
+            if board[n] != attacker or seen[n] == examined:
+                continue
+            n_other, n_other_libs = _group(board, neighbours, n, other_stones, other_libs, scratch, stamps)
+            for j in range(n_other):
+                seen[other_stones[j]] = examined
+            if n_other_libs == 1 and n_moves < moves.shape[0]:
                 duplicate = False
                 for j in range(n_moves):
                     if moves[j] == other_libs[0]:
                         duplicate = True
-                if not duplicate and n_moves < moves.shape[0]:
+                if not duplicate:
                     moves[n_moves] = other_libs[0]
                     n_moves += 1
     return n_moves
 
 
 @njit(cache=True)
-def _ladder_captured(board, neighbours, target, attacker_to_move):
+def _ladder_captured(board, neighbours, target, attacker_to_move, boards, scratch, stamps):
     """True if the group at `target` is caught in a ladder (see module docstring).
 
     Attacker to move: the target has 2 liberties and the attacker must atari.
     Defender to move: the target has 1 liberty. An AND-OR search with an
     explicit stack (numba's cache cannot hold recursive functions); a node
-    past the depth or node bounds counts as "not captured".
+    past the depth or node bounds counts as "not captured". `boards` is a
+    (LADDER_MAX_DEPTH + 1, points) work array: one board per ply.
     """
-    points = board.shape[0]
-    boards = np.empty((LADDER_MAX_DEPTH + 1, points), np.int8)
     moves = np.empty((LADDER_MAX_DEPTH + 1, 16), np.int32)
     n_moves = np.zeros(LADDER_MAX_DEPTH + 1, np.int32)
     next_move = np.zeros(LADDER_MAX_DEPTH + 1, np.int32)
-    attacker_first = attacker_to_move
+    defender = board[target]
+    attacker = BLACK + WHITE - defender
     boards[0] = board
-    n_moves[0] = _ladder_moves(boards[0], neighbours, target, attacker_first, moves[0])
+    n_moves[0] = _ladder_moves(boards[0], neighbours, target, attacker_to_move, moves[0], scratch, stamps)
     nodes = 1
     depth = 0
     # result: -1 none pending, 0 child not captured, 1 child captured.
     result = -1
     while True:
-        attacker_node = (depth % 2 == 0) == attacker_first
+        attacker_node = (depth % 2 == 0) == attacker_to_move
         if result >= 0:
-            if attacker_node and result == 1:
-                result = 1
-            elif not attacker_node and result == 0:
-                result = 0
-            else:
-                result = -1
-            if result >= 0:
+            # One capturing answer settles an attacker node; one escaping
+            # answer settles a defender node. Otherwise try the next move.
+            if (attacker_node and result == 1) or (not attacker_node and result == 0):
                 if depth == 0:
                     return result == 1
                 depth -= 1
                 continue
+            result = -1
         if next_move[depth] >= n_moves[depth]:
             # Attacker found no capture; or the defender found no escape.
             result = 0 if attacker_node else 1
@@ -510,12 +528,11 @@ def _ladder_captured(board, neighbours, target, attacker_to_move):
             continue
         move = moves[depth, next_move[depth]]
         next_move[depth] += 1
-        child = boards[depth + 1] if depth < LADDER_MAX_DEPTH else boards[depth].copy()
+        child = boards[depth + 1]
         child[:] = boards[depth]
-        colour = board[target] if not attacker_node else BLACK + WHITE - board[target]
-        if _play(child, neighbours, move, colour) < 0:
+        if _play(child, neighbours, move, attacker if attacker_node else defender, scratch, stamps) < 0:
             continue
-        liberties = _liberty_count(child, neighbours, target)
+        liberties = _liberty_count(child, neighbours, target, scratch, stamps)
         if attacker_node:
             if liberties != 1:
                 continue
@@ -530,5 +547,6 @@ def _ladder_captured(board, neighbours, target, attacker_to_move):
             result = 0  # unproven: treat as not captured
             continue
         depth += 1
-        n_moves[depth] = _ladder_moves(boards[depth], neighbours, target, not attacker_node, moves[depth])
+        n_moves[depth] = _ladder_moves(boards[depth], neighbours, target, not attacker_node, moves[depth],
+                                       scratch, stamps)
         next_move[depth] = 0
