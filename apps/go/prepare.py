@@ -359,9 +359,8 @@ class GameRecords:
         position.handicap = int(shard["handicap"][index])
         return position
 
-    def game_examples(self, game, player_colour_plane=False):
-        """Yield (planes, move index) for every non-pass move of one game, in order."""
-        from apps.go.features import features
+    def _replay(self, game):
+        """Yield (live position, move index) before every non-pass move of one game."""
         position = self.start_position(game)
         moves, players = self._moves(game)
         for move, colour in zip(moves.tolist(), players.tolist()):
@@ -369,8 +368,14 @@ class GameRecords:
                 position.to_play, position.ko = colour, None
             point = None if move == PASS else divmod(move, BOARD_SIZE)
             if point is not None:
-                yield features(position, player_colour_plane), move
+                yield position, move
             position.play(point, colour)
+
+    def game_examples(self, game, player_colour_plane=False):
+        """Yield (planes, move index) for every non-pass move of one game, in order."""
+        from apps.go.features import features
+        for position, move in self._replay(game):
+            yield features(position, player_colour_plane), move
 
     def examples(self, shuffle=True, seed=0, buffer_size=2048, random_symmetry=False, player_colour_plane=False,
                  repeat=False):
@@ -409,7 +414,9 @@ class GameRecords:
         """`count` positions drawn uniformly at random from all positions of the split.
 
         Returns (planes (count, 19, 19, 48) uint8, moves (count,) int32).
+        Each game is replayed once, and only the drawn positions are featurized.
         """
+        from apps.go.features import features
         rng = np.random.default_rng(seed)
         lengths = np.array([np.count_nonzero(self._moves(g)[0] != PASS) for g in range(len(self._games))])
         if lengths.sum() == 0:
@@ -427,9 +434,11 @@ class GameRecords:
             for move_number, slot in requests:
                 by_move.setdefault(move_number, []).append(slot)
             last = max(by_move)
-            for number, (game_planes, move) in enumerate(self.game_examples(game, player_colour_plane)):
-                for slot in by_move.get(number, ()):
-                    planes[slot], moves[slot] = game_planes, move
+            for number, (position, move) in enumerate(self._replay(game)):
+                if number in by_move:
+                    game_planes = features(position, player_colour_plane)
+                    for slot in by_move[number]:
+                        planes[slot], moves[slot] = game_planes, move
                 if number == last:
                     break
         return planes, moves
