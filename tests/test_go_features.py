@@ -336,3 +336,12 @@ def test_real_game_planes_are_consistent():
             if move is not None and colour == position.to_play:
                 assert planes[move[0], move[1], OFFSETS["sensibleness"]] or \
                     planes[move[0], move[1], OFFSETS["liberties_after_move"]:OFFSETS["ladder_capture"]].any()
+
+
+def test_rules_and_features_do_not_import_tensorflow():
+    import subprocess
+    import sys
+    from conftest_go import REPO
+    code = "import sys, apps.go.go, apps.go.features, apps.go.prepare; print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr

@@ -147,3 +147,11 @@ def test_real_kgs_archive_matches_the_manifest(tmp_path):
     assert summary["games_read"] == 717
     assert summary["skipped_by_reason"] == {"fewer than 20 moves": 4}
     assert summary["train_positions"] + summary["validation_positions"] == 151776
+
+
+def test_tf_dataset_yields_planes_and_moves(sgf_folder, tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    _run(tmp_path, [sgf_folder], val_fraction=0.0)
+    dataset = prepare.GameRecords(tmp_path / "out", "train").tf_dataset(seed=0, buffer_size=16).batch(32)
+    planes, moves = next(iter(dataset))
+    assert planes.shape == (32, 19, 19, 48) and planes.dtype == tf.uint8 and moves.dtype == tf.int32
