@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest_go import KGS_DIR, needs_kgs
-from apps.go.features import FEATURES, NUM_PLANES, features, plane_offsets, symmetries
-from apps.go.go import BLACK, WHITE, Position, from_ascii
+from apps.go.features import FEATURES, LADDER_MAX_DEPTH, NUM_PLANES, features, plane_offsets, symmetries
+from apps.go.go import BLACK, WHITE, IllegalMove, Position, from_ascii
 from apps.go.sgf_wrapper import parse_sgf, replay
 
 OFFSETS = plane_offsets()
@@ -345,3 +345,122 @@ def test_rules_and_features_do_not_import_tensorflow():
     code = "import sys, apps.go.go, apps.go.features, apps.go.prepare; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.stdout.strip() == "False", result.stderr
+
+
+# ----- an independent, slow reference built on the rules engine ---------------------------
+
+
+def _reference_ladder_captured(position, target, attacker_to_move, depth=0):
+    """The ladder definition of features.py, read with Position copies (ko ignored)."""
+    defender = position.color_at(target)
+    attacker = BLACK + WHITE - defender
+    liberties = position.liberties(target)
+    if attacker_to_move:
+        options = [(move, attacker) for move in liberties]
+    else:
+        options = [(liberties[0], defender)]
+        for point in position.group_stones(target):
+            for neighbour in _neighbours(position, point):
+                if position.color_at(neighbour) == attacker and len(position.liberties(neighbour)) == 1:
+                    capture = position.liberties(neighbour)[0]
+                    if (capture, defender) not in options:
+                        options.append((capture, defender))
+    for move, colour in options:
+        child = position.copy()
+        child.ko = None
+        try:
+            child.play(move, colour)
+        except IllegalMove:
+            continue
+        count = len(child.liberties(target))
+        if attacker_to_move:
+            if count == 1 and depth + 1 < LADDER_MAX_DEPTH and \
+                    _reference_ladder_captured(child, target, False, depth + 1):
+                return True
+        else:
+            if count >= 3:
+                return False
+            if count == 2 and (depth + 1 >= LADDER_MAX_DEPTH or
+                               not _reference_ladder_captured(child, target, True, depth + 1)):
+                return False
+    return not attacker_to_move
+
+
+def _neighbours(position, point):
+    row, col = point
+    return [(r, c) for r, c in ((row - 1, col), (row + 1, col), (row, col - 1), (row, col + 1))
+            if 0 <= r < position.size and 0 <= c < position.size]
+
+
+def _reference_planes(position):
+    """All 48 planes computed the slow way, point by point, with the rules engine."""
+    size = position.size
+    player, enemy = position.to_play, BLACK + WHITE - position.to_play
+    out = np.zeros((size, size, 48), np.uint8)
+    out[:, :, OFFSETS["ones"]] = 1
+    for row in range(size):
+        for col in range(size):
+            point = (row, col)
+            colour = position.color_at(point)
+            if colour:
+                out[row, col, OFFSETS["stone_colour"] + (0 if colour == player else 1)] = 1
+                age = position.move_number + 1 - int(position.placed_at[row * size + col])
+                out[row, col, OFFSETS["turns_since"] + min(age, 8) - 1] = 1
+                out[row, col, OFFSETS["liberties"] + min(len(position.liberties(point)), 8) - 1] = 1
+                continue
+            out[row, col, OFFSETS["stone_colour"] + 2] = 1
+            if not position.is_legal(point):
+                continue
+            child = position.copy()
+            captured = len(child.play(point))
+            liberties = len(child.liberties(point))
+            out[row, col, OFFSETS["capture_size"] + min(captured, 7)] = 1
+            out[row, col, OFFSETS["liberties_after_move"] + min(liberties, 8) - 1] = 1
+            if liberties == 1:
+                out[row, col, OFFSETS["self_atari_size"] + min(len(child.group_stones(point)), 8) - 1] = 1
+            neighbours = _neighbours(position, point)
+            diagonals = [(r, c) for r, c in ((row - 1, col - 1), (row - 1, col + 1), (row + 1, col - 1),
+                                             (row + 1, col + 1)) if 0 <= r < size and 0 <= c < size]
+            enemy_diagonals = sum(position.color_at(d) == enemy for d in diagonals)
+            own_eye = all(position.color_at(n) == player for n in neighbours) and \
+                enemy_diagonals < (1 if len(diagonals) < 4 else 2)
+            out[row, col, OFFSETS["sensibleness"]] = not own_eye
+    for colour, stones, liberties in position.groups():
+        if colour == enemy and len(liberties) == 2:
+            for move in liberties:
+                if position.is_legal(move):
+                    child = position.copy()
+                    child.play(move)
+                    if len(child.liberties(stones[0])) == 1 and \
+                            _reference_ladder_captured(child, stones[0], False):
+                        out[move[0], move[1], OFFSETS["ladder_capture"]] = 1
+        if colour == player and len(liberties) == 1:
+            candidates = list(liberties)
+            for stone in stones:
+                for n in _neighbours(position, stone):
+                    if position.color_at(n) == enemy and len(position.liberties(n)) == 1:
+                        candidates.append(position.liberties(n)[0])
+            for move in candidates:
+                if position.is_legal(move):
+                    child = position.copy()
+                    child.play(move)
+                    count = len(child.liberties(stones[0]))
+                    if count >= 3 or (count == 2 and not _reference_ladder_captured(child, stones[0], True)):
+                        out[move[0], move[1], OFFSETS["ladder_escape"]] = 1
+    return out
+
+
+@needs_kgs
+def test_fast_planes_equal_a_slow_reference_on_real_games():
+    checked = 0
+    for record in kgs_games(12)[4:]:
+        for number, (position, _) in enumerate(replay(record)):
+            if number % 19 == 5:
+                expected = _reference_planes(position)
+                actual = features(position)
+                for feature in FEATURES:
+                    sl = slice(OFFSETS[feature.name], OFFSETS[feature.name] + feature.planes)
+                    assert np.array_equal(actual[:, :, sl], expected[:, :, sl]), \
+                        f"{feature.name} differs at move {number}"
+                checked += 1
+    assert checked >= 60
