@@ -101,8 +101,11 @@ def test_setup_stones_handicap_and_player_to_move():
     position = Position(19, komi=0.5)
     position.setup(black=[(3, 3), (15, 15)], to_play=WHITE)
     assert position.to_play == WHITE and position.color_at((3, 3)) == BLACK
-    with pytest.raises(IllegalMove):
-        Position(3).setup(black=[(0, 0)], white=[(0, 1), (1, 0)])
+    broken = Position(3)
+    broken.setup(white=[(2, 2)])
+    with pytest.raises(IllegalMove, match="without liberties"):
+        broken.setup(black=[(0, 0)], white=[(0, 1), (1, 0)])
+    assert broken.board.tolist() == [0] * 8 + [WHITE] and broken.liberties((2, 2)) == [(1, 2), (2, 1)]
 
 
 def test_copy_is_independent():

@@ -187,12 +187,14 @@ class Position:
     def setup(self, black=(), white=(), empty=(), to_play=None):
         """Place (or remove) setup stones, as SGF AB/AW/AE do: no captures happen.
 
-        Raises IllegalMove if the result has a group without liberties or a
-        point is listed twice, because such a board cannot be played from.
+        Raises IllegalMove, leaving the position as it was, if the result has a
+        group without liberties or a point is listed twice: such a board cannot
+        be played from.
         """
         points = [self._index(p) for p in list(black) + list(white) + list(empty)]
         if len(set(points)) != len(points):
             raise IllegalMove("setup lists a point twice")
+        saved = (self.board.copy(), self.placed_at.copy(), self._groups, self._hash)
         for point, color in [(p, BLACK) for p in black] + [(p, WHITE) for p in white] + [(p, EMPTY) for p in empty]:
             self.board[self._index(point)] = color
             self.placed_at[self._index(point)] = SETUP_TURN
@@ -200,6 +202,7 @@ class Position:
         for group in self._groups.groups.values():
             if not group.liberties:
                 row, col = divmod(min(group.stones), self.size)
+                self.board, self.placed_at, self._groups, self._hash = saved
                 raise IllegalMove(f"setup leaves a {COLOR_NAMES[group.color]} group at {(row, col)} without liberties")
         self.ko = None
         if to_play is not None:
