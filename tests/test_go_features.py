@@ -313,6 +313,11 @@ def kgs_games(count):
     return games
 
 
+def test_the_eight_symmetries_are_distinct():
+    board = np.arange(9).reshape(3, 3)
+    assert len({tuple(s(board).ravel()) for s in symmetries()}) == 8
+
+
 @needs_kgs
 def test_symmetries_commute_with_features_on_real_games():
     checked = 0

@@ -12,9 +12,11 @@ from sgfmill import sgf
 
 from conftest_go import KGS_DIR, REPO, needs_kgs, random_game
 from apps.go import prepare
-from apps.go.features import features
+from apps.go.features import features, plane_offsets
 from apps.go.go import BLACK
 from apps.go.sgf_wrapper import parse_sgf
+
+OFFSETS = plane_offsets()
 
 
 def _sgf_of_random_game(seed, moves=30, size=19):
@@ -114,6 +116,9 @@ def test_reader_replays_games_into_planes_and_moves(sgf_folder, tmp_path):
     assert np.array_equal(planes, features(prepare.GameRecords(tmp_path / "out").start_position(0)))
     shuffled = list(records.examples(shuffle=True, seed=3, buffer_size=50, random_symmetry=True))
     assert len(shuffled) == 180
+    # The symmetry moves the target with the planes: every target is a legal move there.
+    after = slice(OFFSETS["liberties_after_move"], OFFSETS["ladder_capture"])
+    assert all(p[m // 19, m % 19, after].any() for p, m in shuffled)
     assert sorted(m for _, m in shuffled) != [m for _, m in ordered]
     sample_planes, sample_moves = records.sample(25, seed=1)
     assert sample_planes.shape == (25, 19, 19, 48) and sample_moves.shape == (25,)
