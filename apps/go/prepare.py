@@ -155,6 +155,8 @@ def process_shard(task):
             reason = _check_game(record)
         except BadGame as error:
             reason = str(error)
+        except Exception as error:  # noqa: BLE001 - one odd file must not sink the shard; it is listed
+            reason = f"unexpected error: {type(error).__name__}: {error}"
         if reason is not None:
             skipped.append({"game": f"{source_key}/{name}", "reason": reason})
             continue
@@ -293,7 +295,7 @@ def _reason_kind(reason):
     for marker, kind in (("not 19x19", "not 19x19"), ("fewer than", f"fewer than {MIN_MOVES} moves"),
                          ("illegal move", "illegal move"), ("unparseable", "unparseable SGF"),
                          ("broken setup", "broken setup"), ("setup stones in node", "setup stones after the start"),
-                         ("missing", "member missing from the archive")):
+                         ("missing", "member missing from the archive"), ("unexpected", "unexpected error")):
         if marker in reason:
             return kind
     return reason
