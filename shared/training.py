@@ -17,6 +17,7 @@ import csv
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -94,8 +95,9 @@ class TimeBudget(keras.callbacks.Callback):
 
 def fit(model, train_data, val_data, *, out_dir, epochs, config, save, resume=False,
         patience=None, monitor="val_accuracy", mode="max", time_budget_s=None,
-        callbacks=(), verbose="auto", **fit_kwargs):
-    """Train a compiled model; returns the metrics dict also written to `metrics.json`.
+        callbacks=(), verbose=None, **fit_kwargs):
+    """Train a compiled model on `train_data`, an (x, y) tuple of arrays or a
+    `tf.data.Dataset`; returns the metrics dict also written to `metrics.json`.
 
     `save(model, path)` writes a model file (the app's `save_model` with its
     preprocessing settings); it is called for `<out>/model.keras`.
@@ -130,7 +132,10 @@ def fit(model, train_data, val_data, *, out_dir, epochs, config, save, resume=Fa
         all_callbacks.append(TimeBudget(time_budget_s))
 
     started = time.time()
-    history = model.fit(train_data, validation_data=val_data, epochs=epochs,
+    if verbose is None:  # a progress bar on a terminal, one line per epoch in logs
+        verbose = 1 if sys.stdout.isatty() else 2
+    x, y = train_data if isinstance(train_data, tuple) else (train_data, None)  # arrays or a tf.data.Dataset
+    history = model.fit(x, y, validation_data=val_data, epochs=epochs,
                         callbacks=all_callbacks, verbose=verbose, shuffle=False, **fit_kwargs)
     metrics = {
         "train_seconds_this_run": round(time.time() - started, 1),

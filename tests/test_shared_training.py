@@ -1,0 +1,124 @@
+"""Common training: a short run must learn; an interrupted run resumes where it stopped."""
+import csv
+
+import keras
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from shared import training
+from shared.builders import ConvSpec, build_classifier
+from shared.errors import UserError
+from shared.modelio import load_model, read_metadata, save_model
+
+
+def _digits():
+    digits = load_digits()  # 1,797 real 8x8 handwritten digits shipped inside scikit-learn
+    x = digits.images[..., None].astype("float32") / 16.0
+    return x[:1400], digits.target[:1400], x[1400:], digits.target[1400:]
+
+
+def _model():
+    model = build_classifier((8, 8, 1), [ConvSpec(8, 3, pool="max")], 10, hidden=(32,))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def _save(model, path):
+    save_model(model, path, app="test", preprocessing={"scale": 16})
+
+
+class Crash(keras.callbacks.Callback):
+    """Simulate a crash (Ctrl-C) at the end of an epoch, after the checkpoint was written."""
+
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch, self.weights = at_epoch, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.at_epoch:
+            self.weights = [w.copy() for w in self.model.get_weights()]
+            raise KeyboardInterrupt
+
+
+class Recorder(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.start_weights = [w.copy() for w in self.model.get_weights()]
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+def test_short_run_beats_chance_by_far(tmp_path):
+    training.set_seed(0)
+    x, y, xv, yv = _digits()
+    metrics = training.fit(_model(), (x, y), (xv, yv), out_dir=tmp_path, epochs=6, config={"test": 1},
+                           save=_save, verbose=0, batch_size=64)
+    assert metrics["best_val_accuracy"] > 0.8  # chance is 0.1
+    for name in ("model.keras", "config.json", "metrics.json", "log.csv"):
+        assert (tmp_path / name).exists()
+    assert (tmp_path / "tensorboard").is_dir()
+    assert read_metadata(tmp_path / "model.keras")["preprocessing"] == {"scale": 16}
+    model, _ = load_model(tmp_path / "model.keras", app="test")
+    accuracy = (model.predict(xv, verbose=0).argmax(1) == yv).mean()
+    assert accuracy == pytest.approx(metrics["best_val_accuracy"], abs=1e-6)  # the best epoch was kept
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path):
+    training.set_seed(0)
+    x, y, xv, yv = _digits()
+    crash = Crash(at_epoch=1)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(_model(), (x, y), (xv, yv), out_dir=tmp_path, epochs=4, config={}, save=_save,
+                     verbose=0, batch_size=64, callbacks=[crash])
+    recorder = Recorder()
+    training.fit(_model(), (x, y), (xv, yv), out_dir=tmp_path, epochs=4, config={}, save=_save,
+                 resume=True, verbose=0, batch_size=64, callbacks=[recorder])
+    assert recorder.epochs == [2, 3]  # epochs 0 and 1 are not trained again
+    for restored, saved in zip(recorder.start_weights, crash.weights):
+        np.testing.assert_array_equal(restored, saved)
+    with open(tmp_path / "log.csv") as handle:
+        assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0, 1, 2, 3]
+    assert not (tmp_path / "backup").exists()  # a finished run leaves no checkpoint behind
+
+
+def test_resume_without_a_checkpoint_is_a_user_error(tmp_path):
+    x, y, xv, yv = _digits()
+    with pytest.raises(UserError, match="no unfinished training run"):
+        training.fit(_model(), (x, y), (xv, yv), out_dir=tmp_path, epochs=1, config={}, save=_save,
+                     resume=True, verbose=0)
+
+
+def test_model_of_another_app_is_refused(tmp_path):
+    _save(_model(), tmp_path / "m.keras")
+    with pytest.raises(UserError, match="model of the 'test' app, not of 'image'"):
+        load_model(tmp_path / "m.keras", app="image")
+
+
+def test_missing_and_foreign_model_files(tmp_path):
+    with pytest.raises(UserError, match="model file not found"):
+        load_model(tmp_path / "nope.keras")
+    (tmp_path / "text.keras").write_text("not a zip")
+    with pytest.raises(UserError, match="not a .keras model file"):
+        load_model(tmp_path / "text.keras")
+    plain = tmp_path / "plain.keras"
+    _model().save(plain)
+    with pytest.raises(UserError, match="not one saved by Beyond Pixels"):
+        load_model(plain)
+
+
+def test_save_is_atomic_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "m.keras"
+    _save(_model(), target)
+    before = target.read_bytes()
+
+    def broken_save(self, path, *args, **kwargs):
+        open(path, "wb").write(b"half")
+        raise OSError("disk full")
+    monkeypatch.setattr(keras.Model, "save", broken_save)
+    with pytest.raises(OSError):
+        _save(_model(), target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]
