@@ -1,0 +1,20 @@
+# The two set-up commands of the README. Each creates .venv (once), installs
+# requirements.txt into it, then runs the demo or the tests.
+PYTHON ?= python3
+VENV ?= .venv
+export BEYOND_PIXELS_DATA ?= $(wildcard ../shared/data)
+
+.PHONY: demo test install
+demo: $(VENV)/.installed
+	$(VENV)/bin/python run.py demo --out demo_report
+
+test: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -r requirements.txt
+	touch $@
