@@ -126,3 +126,11 @@ def test_help_everywhere_and_unbuilt_apps(capsys, monkeypatch):
 def test_resume_refuses_a_fresh_folder(capsys, tmp_path):
     code, _, err = _run(capsys, "image", "train", "--resume", "--out", str(tmp_path / "new"), "--limit", "100")
     assert code == 2 and "no unfinished training run to resume" in err
+
+
+def test_evaluate_on_the_validation_split_saved_in_the_model(trained, capsys):
+    code, out, _ = _run(capsys, "image", "evaluate", "--model", str(trained / "model.keras"),
+                        "--data", "validation", "--json")
+    result = json.loads(out.strip().splitlines()[-1])
+    best = json.loads((trained / "metrics.json").read_text())["best_val_accuracy"]
+    assert code == 0 and result["n"] == 1000 and result["accuracy"] == pytest.approx(best, abs=1e-6)

@@ -30,7 +30,9 @@ def register(subparsers):
 
     evaluate = subparsers.add_parser("evaluate", help="accuracy on an IDX test folder",
                                      description=evaluate_model.__doc__)
-    common.add_evaluate_args(evaluate, "folder holding t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz")
+    common.add_evaluate_args(evaluate, "folder holding t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz, "
+                             "or 'validation' for the split carved from train when the model was trained")
+    common.add_data_dir(evaluate)
     evaluate.set_defaults(func=evaluate_model)
 
     predict = subparsers.add_parser("predict", help="top-3 classes for image files",
@@ -106,7 +108,14 @@ def evaluate_model(args):
     from shared.modelio import load_model
 
     model, meta = load_model(args.model, app=APP)
-    x, y = data.load_folder(args.data)
+    if args.data == "validation":  # the same seeded split as in training, from the saved config
+        config = meta["config"]
+        if not config.get("val_size"):
+            raise UserError(f"{args.model}: no training config saved in the model; pass a t10k folder")
+        x, y = data.load_split(config["dataset"], "train", args.data_dir)
+        _, (x, y) = data.train_val_split(x, y, config["val_size"], config["seed"])
+    else:
+        x, y = data.load_folder(args.data)
     _check_input_shape(model, meta, args.data, x.shape[1:])
     class_names = meta["preprocessing"]["class_names"]
     probabilities = _predict_probabilities(model, x, args.batch_size)

@@ -19,12 +19,11 @@ ARCHITECTURES = ("lenet5", "vgg", "resnet")
 
 def augmentation_layers(dataset):
     """Small geometric perturbations that keep the label: shifts and rotations
-    for digits, plus left-right flips for clothes (a flipped 7 is not a 7)."""
-    augment = [layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="aug_translate"),
-               layers.RandomRotation(0.04, fill_mode="constant", name="aug_rotate")]
-    if dataset == "fashion":
-        augment.insert(0, layers.RandomFlip("horizontal", name="aug_flip"))
-    return augment
+    for digits, shifts and left-right flips for clothes (a flipped 7 is not a 7)."""
+    shift = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="aug_translate")
+    if dataset == "fashion":  # photos of flat-laid items: never rotated, often mirrored
+        return [layers.RandomFlip("horizontal", name="aug_flip"), shift]
+    return [shift, layers.RandomRotation(0.04, fill_mode="constant", name="aug_rotate")]  # +-14 degrees
 
 
 def _specs(arch, width):
