@@ -34,6 +34,9 @@ def save_model(model, path, *, app, preprocessing=None, config=None):
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(META_MEMBER, json.dumps(meta, indent=2, default=str))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a model file is an ordinary file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
