@@ -43,8 +43,9 @@ class WideConv1D(keras.layers.Layer):
     """
 
     def __init__(self, filters, kernel_size, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", kernel_constraint=None, **kwargs):
+                 kernel_initializer="glorot_uniform", kernel_constraint=None, kernel_regularizer=None, **kwargs):
         super().__init__(**kwargs)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
         self.activation = keras.activations.get(activation)
@@ -63,7 +64,7 @@ class WideConv1D(keras.layers.Layer):
             kernel_shape = (self.kernel_size, input_shape[-1], self.filters)
             bias_shape = (self.filters,)
         self.kernel = self.add_weight(name="kernel", shape=kernel_shape, initializer=self.kernel_initializer,
-                                      constraint=self.kernel_constraint)
+                                      constraint=self.kernel_constraint, regularizer=self.kernel_regularizer)
         self.bias = self.add_weight(name="bias", shape=bias_shape, initializer="zeros") if self.use_bias else None
 
     def call(self, inputs, lengths=None):
@@ -95,7 +96,8 @@ class WideConv1D(keras.layers.Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "activation": keras.activations.serialize(self.activation), "use_bias": self.use_bias,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint)}
+                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)}
 
 
 def _time_mask(lengths, time, dtype, ndim):
