@@ -12,6 +12,7 @@ once into the cache. Bytes are decoded as UTF-8, falling back to Latin-1
 (the MR and Subj files are cp1252/Latin-1 with NEL bytes), never failing.
 """
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -70,41 +71,53 @@ def benchmark_dir(data_dir=None):
 
 
 # ---------------------------------------------------------------- PTB trees
+_TREE_TOKEN = re.compile(r"\(\s*(-?\d+)\s*|\)|([^()]+)")
+
+
 def parse_tree(line, where="tree"):
-    """All nodes of one PTB sentiment tree as (leaf words, label), root first."""
-    tokens = line.replace("(", " ( ").replace(")", " ) ").split()
-    if not tokens or tokens[0] != "(":
-        raise UserError(f"{where}: not a PTB tree (must start with '(')")
+    """All nodes of one PTB sentiment tree as (leaf words, label), root first.
+    A leaf may hold several words (`(2 8 1\\/2)`); `\\/` is unescaped."""
+    items = []
+    for match in _TREE_TOKEN.finditer(line):
+        if match.group(2) is not None:
+            if match.group(2).strip():
+                items.append(("leaf", match.group(2).replace("\\/", "/").split()))
+        elif match.group(1) is not None:
+            items.append(("open", int(match.group(1))))
+        else:
+            items.append(("close", None))
+    if not items or items[0][0] != "open":
+        raise UserError(f"{where}: not a PTB tree (must start with '(LABEL')")
     position = 0
 
     def node():
         nonlocal position
-        if tokens[position] != "(":
-            raise UserError(f"{where}: expected '(' at token {position}")
-        try:
-            label = int(tokens[position + 1])
-        except (ValueError, IndexError):
-            raise UserError(f"{where}: node label must be an integer 0-4") from None
-        position += 2
-        if tokens[position] == "(":
+        kind, label = items[position]
+        if kind != "open":
+            raise UserError(f"{where}: expected '(LABEL' at item {position}")
+        position += 1
+        if items[position][0] == "leaf":
+            leaves = items[position][1]
+            position += 1
+            nodes = [(leaves, label)]
+        else:
             children = []
-            while tokens[position] == "(":
+            while items[position][0] == "open":
                 children.append(node())
             leaves = [w for child in children for w in child[0][0]]
             nodes = [(leaves, label)] + [n for child in children for n in child]
-        else:
-            leaves = [tokens[position]]
-            position += 1
-            nodes = [(leaves, label)]
-        if tokens[position] != ")":
-            raise UserError(f"{where}: expected ')' at token {position}")
+        if items[position][0] != "close":
+            raise UserError(f"{where}: expected ')' at item {position}")
         position += 1
         return nodes
 
     try:
-        return node()
+        nodes = node()
     except IndexError:
         raise UserError(f"{where}: unbalanced brackets") from None
+    if position != len(items):
+        raise UserError(f"{where}: text after the end of the tree")
+    return nodes
 
 
 def sst_label(label, task):

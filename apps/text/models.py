@@ -34,8 +34,9 @@ def embed(ids, vocab_size, dim, mode, weights=None):
         raise ValueError(f"unknown embedding mode {mode!r}; choose from {EMBEDDINGS}")
     if mode != "rand" and weights is None:
         raise ValueError(f"embedding mode {mode!r} needs pretrained weights")
-    init = keras.initializers.Constant(weights) if weights is not None else \
-        keras.initializers.RandomUniform(-0.25, 0.25)
+    # pretrained weights are assigned after building (a Constant initializer would copy
+    # the whole matrix into the model's config.json)
+    init = keras.initializers.RandomUniform(-0.25, 0.25)
     channels = []
     if mode in ("static", "multichannel"):
         channels.append(layers.Embedding(vocab_size, dim, embeddings_initializer=init, trainable=False,
@@ -44,6 +45,16 @@ def embed(ids, vocab_size, dim, mode, weights=None):
         channels.append(layers.Embedding(vocab_size, dim, embeddings_initializer=init, name="embed")(ids))
     expanded = [layers.Reshape((-1, dim, 1), name=f"embed_as_rows{i}")(c) for i, c in enumerate(channels)]
     return expanded[0] if len(expanded) == 1 else layers.Concatenate(axis=-1, name="embed_channels")(expanded)
+
+
+def set_embeddings(model, weights):
+    """Copy the pretrained matrix into the model's embedding layer(s)."""
+    if weights is None:
+        return model
+    for layer in model.layers:
+        if layer.name in ("embed", "embed_static"):
+            layer.set_weights([weights])
+    return model
 
 
 def build_dcnn(vocab_size, num_classes, dim=50, mode="nonstatic", weights=None, widths=(7, 5),
@@ -105,9 +116,9 @@ def build_kim(vocab_size, num_classes, dim=50, mode="nonstatic", weights=None, w
 
 def build_model(arch, vocab_size, num_classes, **kwargs):
     if arch == "dcnn":
-        return build_dcnn(vocab_size, num_classes, **kwargs)
+        return set_embeddings(build_dcnn(vocab_size, num_classes, **kwargs), kwargs.get("weights"))
     if arch == "kim":
-        return build_kim(vocab_size, num_classes, **kwargs)
+        return set_embeddings(build_kim(vocab_size, num_classes, **kwargs), kwargs.get("weights"))
     raise ValueError(f"unknown architecture {arch!r}; choose from {ARCHITECTURES}")
 
 
