@@ -27,7 +27,7 @@ def _synthetic(n, seed):
 
 def _args(tmp_path, arch):
     return argparse.Namespace(task="mr", arch=arch, embedding="rand", mode="nonstatic", extra_words=0,
-                              optimizer="adam", dropout=0.5, seed=1, limit=None, epochs=4, batch_size=32,
+                              optimizer="adam", dropout=0.5, seed=1, limit=None, epochs=3, batch_size=32,
                               learning_rate=3e-3, patience=None, time_budget=None, resume=False,
                               mixed_bfloat16=False, out=str(tmp_path / arch), data_dir=None, no_phrases=False)
 
@@ -36,7 +36,7 @@ def _args(tmp_path, arch):
 def trained(request, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp(request.param)
     args = _args(tmp_path, request.param)
-    metrics, _, _ = cli.train_once(args, "mr", _synthetic(600, 0), _synthetic(100, 1), args.out, verbose=0)
+    metrics, _, _ = cli.train_once(args, "mr", _synthetic(400, 0), _synthetic(100, 1), args.out, verbose=0)
     return tmp_path, metrics
 
 

@@ -37,7 +37,8 @@ def test_read_trees_phrases_and_sentences(tmp_path):
     texts, labels = data.read_trees(path, "sst2")
     assert texts == ["A film good", "A film bad"] and list(labels) == [1, 0]
     texts, labels = data.read_trees(path, "sst5", phrases=True)
-    assert texts.count("A film") == 1 and "bad" in texts and len(texts) == 7 - 1 - 1  # dedup: 'A', 'film', 'A film'
+    # 10 nodes; "A film", "A", "film" repeat in the second tree and are kept once
+    assert texts.count("A film") == 1 and "bad" in texts and len(texts) == 7 and len(set(texts)) == 7
 
 
 def test_labelled_lines_decode_latin1_and_skip_bad_labels(tmp_path):
@@ -67,6 +68,10 @@ def test_sst_splits_match_the_manifest():
     assert len(splits["train"][0]) > 60000  # all phrases, neutral dropped
     sst5 = data.load_task("sst5")
     assert len(sst5["dev"][0]) == 1101 and np.bincount(sst5["dev"][1]).tolist() == [139, 289, 229, 279, 165]
-    assert tokenize(splits["dev"][0][0], "sst") == "one long string of cliches .".split()
+    # the trees, cleaned, give the same sentences and labels as Kim's stsa.binary.dev, cleaned the same way
+    kim_texts, kim_labels = data.read_labelled_lines(data.benchmark_dir() / "sst" / "stsa.binary.dev")
+    kim = set(zip((" ".join(tokenize(t, "sst")) for t in kim_texts), kim_labels.tolist()))
+    ours = set(zip((" ".join(tokenize(t, "sst")) for t in splits["dev"][0]), splits["dev"][1].tolist()))
+    assert len(kim & ours) >= 0.97 * 872
     trec = data.load_task("trec")
     assert len(trec["train"][0]) + len(trec["dev"][0]) == 5452 and len(trec["test"][0]) == 500

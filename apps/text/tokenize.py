@@ -35,7 +35,9 @@ def clean_str(string, lower=True):
 
 
 def clean_str_sst(string):
-    """Kim's `clean_str_sst`: the SST text is already tokenised; keep word characters, lower-case."""
+    """Kim's `clean_str_sst`: the SST text is already tokenised; keep word characters, lower-case.
+    PTB bracket tokens (-LRB-, or -lrb- as in the lower-cased stsa.* files) become brackets first."""
+    string = re.sub(r"-[lr][rsc]b-", lambda m: _PTB_BRACKETS[m.group(0).upper()], string, flags=re.IGNORECASE)
     string = re.sub(r"[^A-Za-z0-9(),!?\'\`]", " ", string)
     string = re.sub(r"\s{2,}", " ", string)
     return string.strip().lower()
