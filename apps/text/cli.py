@@ -208,22 +208,24 @@ def evaluate_model(args):
 
 
 def word_scores(tokens, selections, widths):
-    """How often each word lies inside a window that a k-max layer kept, and the
-    most-kept n-grams. `selections[j]` holds positions in the wide-conv output of
-    width `widths[j]` (position p covers words p - width + 1 .. p; -1 = empty)."""
+    """Each word's share of what the k-max layers kept, and the top n-grams.
+    `selections[j]` is (kept values, their positions in the wide-conv output of
+    width `widths[j]`); position p covers words p - width + 1 .. p, -1 is an
+    empty slot. Every kept value adds its magnitude to the words of its window,
+    so maps that kept nothing (ReLU zeros, ties at the edge) count for nothing."""
     n = len(tokens)
     scores = np.zeros(n)
     ngrams = {}
-    for positions, width in zip(selections, widths):
-        flat = np.asarray(positions).ravel()
-        for p in flat[flat >= 0]:
+    for (values, positions), width in zip(selections, widths):
+        values, positions = np.abs(np.asarray(values)).ravel(), np.asarray(positions).ravel()
+        for value, p in zip(values, positions):
             lo, hi = max(0, p - width + 1), min(n - 1, p)
-            if lo > hi:
+            if p < 0 or lo > hi or value <= 0:
                 continue
-            scores[lo:hi + 1] += 1
-            ngrams[(lo, hi)] = ngrams.get((lo, hi), 0) + 1
+            scores[lo:hi + 1] += value
+            ngrams[(lo, hi)] = ngrams.get((lo, hi), 0.0) + float(value)
     top = sorted(ngrams.items(), key=lambda kv: -kv[1])[:3]
-    return scores, [(" ".join(tokens[lo:hi + 1]), count) for (lo, hi), count in top]
+    return scores, [(" ".join(tokens[lo:hi + 1]), round(weight, 2)) for (lo, hi), weight in top]
 
 
 def highlight(tokens, scores, color):
@@ -280,7 +282,8 @@ def predict_texts(args):
             print(f"warning: none of the words is in the model's vocabulary: {text[:60]!r}", file=sys.stderr)
         outputs = explain(np.array([ids], dtype=np.int32), training=False)
         probs = np.asarray(outputs[0])[0]
-        selections = [np.asarray(o)[0] for o in outputs[1:]]
+        kept = [np.asarray(o)[0] for o in outputs[1:]]
+        selections = list(zip(kept[0::2], kept[1::2]))
         # DCNN: explain with the first k-max layer (its positions index words directly)
         use = slice(0, 1) if pre["arch"] == "dcnn" else slice(None)
         scores, ngrams = word_scores(tokens[0], selections[use], widths[use])
@@ -289,13 +292,13 @@ def predict_texts(args):
             print(json.dumps({"text": text[:1000], "label": label,
                               "probabilities": {c: round(float(p), 4) for c, p in zip(pre["class_names"], probs)},
                               "unknown_words": unknown, "tokens": len(ids),
-                              "word_scores": [[t, int(s)] for t, s in zip(tokens[0], scores)][:200],
+                              "word_scores": [[t, round(float(s), 3)] for t, s in zip(tokens[0], scores)][:200],
                               "top_ngrams": ngrams}))
         else:
             probabilities = "  ".join(f"{c} {p:.3f}" for c, p in zip(pre["class_names"], probs))
             print(f"{label}  ({probabilities})")
             print(f"  {highlight(tokens[0][:200], scores[:200], color)}")
-            print("  kept n-grams: " + "; ".join(f"{g!r} x{c}" for g, c in ngrams))
+            print("  kept n-grams (weight): " + "; ".join(f"{g!r} {c:.1f}" for g, c in ngrams))
     return 1 if failures else 0
 
 
@@ -399,11 +402,12 @@ def demo(out_dir, minutes, data_dir):
         tokens, (sentence_ids,) = encode_texts([sentence], meta)
         outputs = explain(np.array([sentence_ids], dtype=np.int32), training=False)
         p = np.asarray(outputs[0])[0]
-        scores, ngrams = word_scores(tokens[0], [np.asarray(o)[0] for o in outputs[1:]], widths)
+        kept = [np.asarray(o)[0] for o in outputs[1:]]
+        scores, ngrams = word_scores(tokens[0], list(zip(kept[0::2], kept[1::2])), widths)
         ax.bar(range(len(scores)), scores, color="tab:orange")
         ax.set_xticks(range(len(scores)), tokens[0], rotation=30, ha="right")
         ax.set_title(f"{classes[int(p.argmax())]} ({p.max():.2f})", fontsize=10)
-        ax.set_ylabel("maps kept")
+        ax.set_ylabel("kept activation")
         rows.append(f"| {sentence} | {classes[int(p.argmax())]} {p.max():.2f} | "
                     f"{'; '.join(g for g, _ in ngrams)} |")
     fig.tight_layout()

@@ -123,11 +123,13 @@ def build_model(arch, vocab_size, num_classes, **kwargs):
 
 
 def selection_model(model):
-    """A model that maps ids to (probabilities, positions of each k-max layer), for explanations."""
+    """A model that maps ids to probabilities and, per k-max layer, (kept values, their positions),
+    for explanations. Returns (model, conv widths, layer names)."""
     pools = [layer for layer in model.layers if isinstance(layer, KMaxPooling)]
     if not pools:
         return None
-    outputs = [model.output] + [layer.output[2] for layer in pools if layer.return_indices]
+    pools = [layer for layer in pools if layer.return_indices]
+    outputs = [model.output] + [tensor for layer in pools for tensor in (layer.output[0], layer.output[2])]
     widths = []
     for layer in pools:
         conv_name = layer.name.replace("maxpool_w", "conv_w").replace("kmax", "conv")
