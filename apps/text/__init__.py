@@ -1,0 +1,1 @@
+"""Sentence classification with Kalchbrenner et al.'s DCNN and Kim's CNN."""

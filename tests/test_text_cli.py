@@ -1,0 +1,90 @@
+"""The text app end to end on a tiny synthetic task: train (must learn), save,
+evaluate (JSON contract), predict with highlights, and bad input."""
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+import run
+from apps.text import cli
+
+
+def _synthetic(n, seed):
+    """Sentences of filler words with one sentiment word somewhere: its class is the label."""
+    rng = np.random.default_rng(seed)
+    filler = "the a film movie story plot actors scene was is and of".split()
+    good, bad = "great wonderful superb".split(), "awful dreadful boring".split()
+    texts, labels = [], []
+    for _ in range(n):
+        label = int(rng.integers(2))
+        words = list(rng.choice(filler, int(rng.integers(2, 12))))
+        words.insert(int(rng.integers(len(words) + 1)), rng.choice(good if label else bad))
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, np.array(labels, dtype=np.int32)
+
+
+def _args(tmp_path, arch):
+    return argparse.Namespace(task="mr", arch=arch, embedding="rand", mode="nonstatic", extra_words=0,
+                              optimizer="adam", dropout=0.5, seed=1, limit=None, epochs=3, batch_size=32,
+                              learning_rate=3e-3, patience=None, time_budget=None, resume=False,
+                              mixed_bfloat16=False, out=str(tmp_path / arch), data_dir=None, no_phrases=False)
+
+
+@pytest.fixture(scope="module", params=["kim", "dcnn"])
+def trained(request, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp(request.param)
+    args = _args(tmp_path, request.param)
+    metrics, _, _ = cli.train_once(args, "mr", _synthetic(400, 0), _synthetic(100, 1), args.out, verbose=0)
+    return tmp_path, metrics
+
+
+def test_training_learns(trained):
+    _, metrics = trained
+    assert metrics["best_val_accuracy"] >= 0.9
+
+
+def test_evaluate_prints_json_last(trained, capsys):
+    tmp_path, _ = trained
+    texts, labels = _synthetic(50, 2)
+    data = tmp_path / "test.all"
+    data.write_text("".join(f"{l} {t}\n" for t, l in zip(texts, labels)))
+    code = run.main(["text", "evaluate", "--model", _model(tmp_path), "--data", str(data), "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["n"] == 50 and result["accuracy"] >= 0.85
+
+
+def _model(tmp_path):
+    return str(next(tmp_path.glob("*/model.keras")))
+
+
+def test_predict_label_probabilities_and_highlight(trained, capsys):
+    tmp_path, _ = trained
+    code = run.main(["text", "predict", "--model", _model(tmp_path), "--json", "--color", "never",
+                     "the film was wonderful and the story", "the plot is awful"])
+    assert code == 0
+    lines = [json.loads(l) for l in capsys.readouterr().out.strip().splitlines()]
+    assert [l["label"] for l in lines] == ["positive", "negative"]
+    assert abs(sum(lines[0]["probabilities"].values()) - 1) < 1e-3
+    scores = dict(lines[0]["word_scores"])
+    assert scores["wonderful"] > 0  # the decisive word lies in a kept window
+
+
+def test_bad_input(trained, capsys):
+    tmp_path, _ = trained
+    model = _model(tmp_path)
+    assert run.main(["text", "predict", "--model", model, ""]) == 1  # empty: reported, exit 1
+    assert "empty text" in capsys.readouterr().err
+    weird = b"caf\xe9 \xff\xfe wonderful".decode("utf-8", "surrogateescape")  # non-UTF-8 argv bytes
+    assert run.main(["text", "predict", "--model", model, "--json", weird]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["label"] == "positive"
+    long_text = " ".join(["the film was great"] * 25000)  # 100,000 words
+    assert run.main(["text", "predict", "--model", model, "--json", long_text]) == 0
+    captured = capsys.readouterr()
+    assert "100,000 words" in captured.err and json.loads(captured.out.splitlines()[-1])["tokens"] == 1000
+    assert run.main(["text", "predict", "--model", model, "--json", "zzqx blorf"]) == 0
+    captured = capsys.readouterr()
+    assert "none of the words" in captured.err and json.loads(captured.out.splitlines()[-1])["unknown_words"] == 2
+    assert run.main(["text", "evaluate", "--model", model, "--data", str(tmp_path / "missing.txt")]) == 2
