@@ -35,6 +35,8 @@ def register(subparsers):
     train.add_argument("--val-fraction", type=float, default=0.2)
     train.add_argument("--context", type=common.positive_int, default=None,
                        help="frames in a context window (default: 9 for clips, 11 for TIMIT frames)")
+    train.add_argument("--context-stride", type=common.positive_int, default=3,
+                       help="frames between context windows of a clip (clip tasks)")
     train.add_argument("--time-bins", type=common.positive_int, default=3,
                        help="segments of the final max-pooling over time (clip tasks)")
     train.add_argument("--filters", type=common.positive_int, nargs=2, default=(64, 64))
@@ -157,6 +159,7 @@ def train_model(args):
     names = examples.class_names(args.dataset)
     options = {} if args.arch == "trad-fpool3" else dict(
         context=context, time_bins=1 if args.dataset == "timit" else args.time_bins,
+        context_stride=1 if args.dataset == "timit" else args.context_stride,
         filters=tuple(args.filters), hidden=args.hidden)
     model = models.build_model(args.arch, x_train.shape[1:], len(names), normalizer_data=x_train,
                                dropout=args.dropout, **options)
@@ -368,7 +371,7 @@ def demo(out_dir, minutes, data_dir):
     out_dir.mkdir(parents=True, exist_ok=True)
     args = argparse.Namespace(
         dataset="fsdd", data=None, arch="freq", val_speakers=["nicolas"], val_fraction=0.2, context=None,
-        time_bins=3, filters=(32, 32), hidden=128, dropout=0.3, augment_copies=0, deltas=2, n_mels=40,
+        time_bins=3, context_stride=3, filters=(32, 32), hidden=128, dropout=0.3, augment_copies=0, deltas=2, n_mels=40,
         workers=1, data_dir=data_dir, out=str(out_dir / "run"), epochs=12, batch_size=64, learning_rate=2e-3,
         seed=1234, patience=None, resume=False, time_budget=minutes, mixed_bfloat16=False, limit=None)
     started = time.time()
