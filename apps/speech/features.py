@@ -29,6 +29,7 @@ class FeatureConfig:
     fmax: float = 0.0  # 0 = Nyquist
     deltas: int = 2  # 0: static only; 1: + delta; 2: + delta-delta
     clip_seconds: float = 1.0
+    peak_normalize: bool = True  # scale each clip/window to peak 1: recording gain is not the word
 
     @property
     def win_length(self):
@@ -66,6 +67,9 @@ class FeatureConfig:
 def log_mel(y, config: FeatureConfig):
     """(frames, n_mels, channels) float32 of waveform `y` (already at config.sample_rate)."""
     import librosa
+    if config.peak_normalize:
+        peak = float(np.abs(y).max()) if len(y) else 0.0
+        y = y / peak if peak > 0 else y
     mel = librosa.feature.melspectrogram(
         y=y, sr=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
         win_length=config.win_length, n_mels=config.n_mels, fmin=config.fmin,
