@@ -70,6 +70,12 @@ def register(subparsers):
     predict.add_argument("--json", action="store_true", help="one JSON object per file")
     predict.set_defaults(func=predict_files)
 
+    export = subparsers.add_parser("export", help="copy a trained model without its optimizer state",
+                                   description=export_model.__doc__)
+    export.add_argument("--model", required=True)
+    export.add_argument("--out", required=True)
+    export.set_defaults(func=export_model)
+
     saliency = subparsers.add_parser("saliency", help="spectrogram PNG with the model's saliency",
                                      description=saliency_command.__doc__)
     saliency.add_argument("--model", required=True)
@@ -310,6 +316,16 @@ def predict_files(args):
     if failures:
         print(f"{failures} of {len(args.files)} files could not be read", file=sys.stderr)
         return 1
+    return 0
+
+
+def export_model(args):
+    """Re-save a trained model for shipping: the same weights, feature settings and
+    config, without the optimizer state (a third of the size with Adam)."""
+    from shared.modelio import load_model, save_model
+    model, meta = load_model(args.model, app=APP)
+    path = save_model(model, args.out, app=APP, preprocessing=meta["preprocessing"], config=meta["config"])
+    print(f"wrote {path} ({Path(path).stat().st_size / 1e6:.2f} MB)")
     return 0
 
 
