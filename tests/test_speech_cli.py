@@ -60,6 +60,7 @@ def test_predict_clips_long_recordings_and_bad_files(trained, small_fsdd, tmp_pa
     not_audio.write_text("hello")
     silent = tmp_path / "silent.flac"
     sf.write(silent, np.zeros(8000, np.float32), 8000, format="FLAC")
+    (tmp_path / "x.mp3").write_bytes(b"ID3" + bytes(200))
     code = run.main(["speech", "predict", "--model", str(trained / "model.keras"), "--json",
                      str(clip), str(long_file), str(not_audio), str(silent), str(tmp_path / "x.mp3")])
     captured = capsys.readouterr()
