@@ -118,6 +118,36 @@ DATASETS = {d.name: d for d in [
                 RemoteFile("nltk_sentiment_corpora.tar", "",
                            "sha256:c507fb0f0d651d2101ee50bd31741311f650c526b186584601343a7e89b084bc", 5294080),
             ), unpack="tar"),
+    # Speech: archives staged by the team from the public sources below. No single public
+    # archive has these bytes, so the address is empty and the error says where to put them.
+    Dataset("speech-fsdd", "speech", "Free Spoken Digit Dataset, 5 of 6 speakers (2,500 WAVs, 8 kHz); "
+            "from github.com/Jakobovski/free-spoken-digit-dataset at commit "
+            "26eb9aaf76e81b692f806f9140c2d2777410d7a1, recordings/ (raw files: https://raw.githubusercontent.com/"
+            "Jakobovski/free-spoken-digit-dataset/26eb9aaf76e81b692f806f9140c2d2777410d7a1/recordings/<file>)",
+            "CC BY-SA 4.0", (
+                RemoteFile("fsdd_5speakers.tar.gz", "",
+                           "sha256:362be70d72b129c35f599c962fa306e1252acfcd8d3da56125f89c9af41647f0", 13269054),
+                RemoteFile("fsdd_5speakers_index.csv", "",
+                           "sha256:e6cbee823a6ac47123ab03521b918254502bd03a8a2d0912df7caed95e1a6ba4", 213384),
+            ), unpack="tar"),
+    Dataset("speech-commands-v2-test-subset", "speech",
+            "Speech Commands v0.02 TEST-split clips of 85 speakers (1,710 WAVs, 16 kHz, 12 classes); a "
+            "speaker-disjoint subset of http://download.tensorflow.org/data/speech_commands_test_set_v0.02.tar.gz",
+            "CC BY 4.0", (
+                RemoteFile("speech_commands_v2_test_subset.tar.gz", "",
+                           "sha256:b26104c96e879e26b6d2a476df311db799d16ec6182224397cef8524b13d7095", 39439090),
+                RemoteFile("speech_commands_v2_test_subset_index.csv", "",
+                           "sha256:e5ffec3d273987a1a6e55eab05b0b5a58c111dfdef830837a8bd86d334ae8a12", 113250),
+            ), unpack="tar"),
+    Dataset("speech-timit-nltk-sample", "speech",
+            "TIMIT sample from NLTK, 14 of 16 speakers (140 sentences, 16 kHz, .phn alignments); from "
+            "github.com/nltk/nltk at commit e9181f0fa1302e65e47cfdfd02574d9f15ed8bcb, data/corpora/timit/",
+            "LDC, CC BY-NC-SA (non-commercial)", (
+                RemoteFile("nltk_timit_sample_14speakers.tar.gz", "",
+                           "sha256:257a29ec4ebf09691e52a5d01e68b3d8efee4d9efdb61f1e0453903d7974e72f", 9896985),
+                RemoteFile("nltk_timit_sample_14speakers_index.csv", "",
+                           "sha256:8bbf0548065b16ce67c4337366b4bb11cef9122aac997f214bd6ba18fa13808d", 11033),
+            ), unpack="tar"),
 ]}
 
 

@@ -38,6 +38,9 @@ class ConvSpec:
     use_bias: Optional[bool] = None  # default: no bias when batch norm follows
     kernel_initializer: str = "he_normal"
     kernel_constraint: Optional[object] = None  # e.g. keras.constraints.MaxNorm(3)
+    # Limited weight sharing (Abdel-Hamid et al. 2014): separate filters for each section of
+    # this many output positions along the last spatial axis (2D, valid padding, no residual).
+    lws_section: Optional[int] = None
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -65,6 +68,14 @@ def conv_block(x, spec: ConvSpec, name: str):
             kernel = spec.kernel[0] if isinstance(spec.kernel, (tuple, list)) else spec.kernel
             return WideConv1D(spec.filters, kernel, use_bias=use_bias, kernel_initializer=spec.kernel_initializer,
                               kernel_constraint=spec.kernel_constraint, name=f"{name}_{suffix}")(y)
+        if spec.lws_section:
+            from shared.layers import LimitedWeightSharingConv2D
+            row_stride = strides[0] if isinstance(strides, (tuple, list)) else strides
+            col_stride = strides[-1] if isinstance(strides, (tuple, list)) else strides
+            if rank != 2 or spec.padding != "valid" or col_stride != 1 or spec.dilation not in (1, (1, 1)):
+                raise ValueError("lws_section needs a 2D input, padding='valid', column stride 1, no dilation")
+            return LimitedWeightSharingConv2D(spec.filters, spec.kernel, spec.lws_section, row_stride=row_stride,
+                                              use_bias=use_bias, name=f"{name}_{suffix}_lws")(y)
         return conv_cls(spec.filters, spec.kernel, strides=strides, padding=spec.padding,
                         dilation_rate=spec.dilation, use_bias=use_bias,
                         kernel_initializer=spec.kernel_initializer, kernel_constraint=spec.kernel_constraint,

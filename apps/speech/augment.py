@@ -1,0 +1,85 @@
+"""Waveform augmentation that keeps the label: time shift, background noise at
+an SNR, speed and pitch perturbation (Ko et al. 2015 use speed 0.9/1.0/1.1, here 0.75-1.25
+because FSDD speakers' mean durations differ by 1.5x;
+Warden 2018 shifts up to 100 ms and mixes in background noise).
+
+All functions take float32 mono samples and a `numpy.random.Generator`, so a
+seed reproduces the augmented training set.
+"""
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    max_shift_s: float = 0.1
+    noise_probability: float = 0.8
+    snr_db: tuple = (5.0, 20.0)  # uniform in this range
+    speed_range: tuple = (0.75, 1.25)  # speakers' rates differ more than Ko et al.'s +-10%
+    speed_probability: float = 0.8
+    pitch_semitones: float = 2.0
+    pitch_probability: float = 0.3
+
+
+def time_shift(y, max_shift, rng):
+    """Shift by up to `max_shift` samples either way, filling with zeros (length kept)."""
+    shift = int(rng.integers(-max_shift, max_shift + 1)) if max_shift else 0
+    if shift == 0:
+        return y.copy()
+    out = np.zeros_like(y)
+    if shift > 0:
+        out[shift:] = y[:-shift]
+    else:
+        out[:shift] = y[-shift:]
+    return out
+
+
+def add_noise(y, noise, snr_db, rng):
+    """Mix a random stretch of `noise` into `y` at `snr_db` (signal power / noise power)."""
+    if len(noise) < len(y):
+        noise = np.tile(noise, -(-len(y) // len(noise)))
+    start = int(rng.integers(0, len(noise) - len(y) + 1))
+    piece = noise[start:start + len(y)].astype(np.float32)
+    signal_power = float(np.mean(y ** 2)) + 1e-12
+    noise_power = float(np.mean(piece ** 2)) + 1e-12
+    scale = np.sqrt(signal_power / (noise_power * 10 ** (snr_db / 10)))
+    return (y + scale * piece).astype(np.float32)
+
+
+def change_speed(y, factor):
+    """Play `factor` times faster (tempo and pitch together), by resampling."""
+    import librosa
+    if factor == 1.0:
+        return y
+    return librosa.resample(y, orig_sr=1000 * factor, target_sr=1000, res_type="soxr_qq").astype(np.float32)
+
+
+def shift_pitch(y, sample_rate, semitones):
+    """Change pitch by `semitones` keeping the duration (librosa phase vocoder)."""
+    import librosa
+    return librosa.effects.pitch_shift(y, sr=sample_rate, n_steps=semitones).astype(np.float32)
+
+
+def coloured_noise(length, rng, exponent=1.0):
+    """Noise with a 1/f**exponent power spectrum (0 white, 1 pink, 2 brown); unit RMS."""
+    spectrum = rng.normal(size=length // 2 + 1) + 1j * rng.normal(size=length // 2 + 1)
+    frequencies = np.maximum(np.fft.rfftfreq(length), 1.0 / length)
+    noise = np.fft.irfft(spectrum / frequencies ** (exponent / 2), n=length)
+    return (noise / (noise.std() + 1e-12)).astype(np.float32)
+
+
+def augment(y, sample_rate, length, rng, config=AugmentConfig(), noises=()):
+    """One random label-preserving variant of clip `y`, `length` samples long."""
+    from apps.speech.audio import fix_length
+    if rng.random() < config.speed_probability:
+        y = change_speed(y, float(rng.uniform(*config.speed_range)))
+    y = fix_length(y, length)  # before the phase vocoder, which needs more than one FFT frame
+    if config.pitch_semitones and rng.random() < config.pitch_probability:
+        y = shift_pitch(y, sample_rate, float(rng.uniform(-config.pitch_semitones, config.pitch_semitones)))
+    y = time_shift(y, int(config.max_shift_s * sample_rate), rng)
+    if rng.random() < config.noise_probability:
+        noise = noises[int(rng.integers(len(noises)))] if len(noises) else \
+            coloured_noise(len(y), rng, exponent=float(rng.choice([0.0, 1.0, 2.0])))
+        y = add_noise(y, noise, float(rng.uniform(*config.snr_db)), rng)
+    return y

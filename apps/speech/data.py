@@ -1,0 +1,229 @@
+"""Speech datasets in their original layouts, with speaker-independent splits.
+
+- FSDD: `<digit>_<speaker>_<take>.wav` anywhere under a folder; 10 classes.
+- Speech Commands (v0.02 layout): one folder per word; the 10 keywords are
+  classes, `_silence_` is silence, `_unknown_` and every other word folder is
+  "unknown", `_background_noise_` is only a noise source. The speaker is the
+  8-hex token before `_nohash_`; `_silence_` clips have none (their file name
+  stands in, as in the MANIFEST's split).
+- TIMIT (the NLTK sample or the full corpus): `<speaker>/<sentence>.wav` with
+  `.phn` alignments; frames are labelled with the phone at their centre, folded
+  from 61 to the standard 39 classes (Lee & Hon 1989); `q` frames are dropped.
+
+A folder, or a `.tar.gz` of one (unpacked once into the cache), works wherever
+a data path is asked for. Splits hold whole speakers out, never clips.
+"""
+import hashlib
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from shared.errors import UserError
+
+FSDD_CLASSES = [str(d) for d in range(10)]
+COMMANDS_KEYWORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+COMMANDS_CLASSES = COMMANDS_KEYWORDS + ["_silence_", "_unknown_"]
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+# Lee & Hon (1989) folding of the 61 TIMIT phones to 39 classes (None: frame dropped).
+_FOLD = {"ao": "aa", "ax": "ah", "ax-h": "ah", "axr": "er", "hv": "hh", "ix": "ih", "el": "l",
+         "em": "m", "en": "n", "nx": "n", "eng": "ng", "zh": "sh", "ux": "uw", "q": None,
+         **{c: "sil" for c in ("pcl", "tcl", "kcl", "bcl", "dcl", "gcl", "h#", "pau", "epi")}}
+TIMIT_CLASSES = ["iy", "ih", "eh", "ey", "ae", "aa", "aw", "ay", "ah", "oy", "ow", "uh", "uw", "er",
+                 "l", "r", "w", "y", "m", "n", "ng", "ch", "jh", "dh", "b", "d", "dx", "g", "p", "t",
+                 "k", "z", "v", "f", "th", "s", "sh", "hh", "sil"]
+TIMIT_PHONES_61 = sorted(set(TIMIT_CLASSES) - {"sil"} | set(_FOLD))
+
+DEFAULT_SOURCES = {  # dataset -> (registry name, archive file)
+    "fsdd": ("speech-fsdd", "fsdd_5speakers.tar.gz"),
+    "commands": ("speech-commands-v2-test-subset", "speech_commands_v2_test_subset.tar.gz"),
+    "timit": ("speech-timit-nltk-sample", "nltk_timit_sample_14speakers.tar.gz"),
+}
+
+
+def fold_phone(phone):
+    """The 39-class label of a TIMIT phone (None for the glottal stop `q`)."""
+    if phone not in TIMIT_PHONES_61:
+        raise ValueError(f"unknown TIMIT phone {phone!r}")
+    return _FOLD.get(phone, phone)
+
+
+def default_root(dataset, data_dir=None):
+    """The unpacked, verified default archive of `dataset` (fetched through the registry)."""
+    from datasets.registry import fetch_file
+    name, filename = DEFAULT_SOURCES[dataset]
+    return resolve(fetch_file(name, filename, data_dir))
+
+
+def resolve(path):
+    """A folder to scan: `path` itself, or the cache folder a `.tar.gz` is unpacked into."""
+    from datasets.registry import cache_dir
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if not path.is_file():
+        raise UserError(f"{path}: no such folder or archive")
+    if not tarfile.is_tarfile(path):
+        raise UserError(f"{path}: not a folder or a tar archive of the dataset")
+    stat = path.stat()
+    key = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = cache_dir() / "speech" / "unpacked" / f"{path.name.split('.')[0]}-{key}"
+    if not target.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".unpack-"))
+        try:
+            with tarfile.open(path) as archive:
+                archive.extractall(tmp, filter="data")
+            os.replace(tmp, target)  # atomic: never a half-unpacked folder under the real name
+        except FileExistsError:  # another process won the race
+            shutil.rmtree(tmp, ignore_errors=True)
+        except (tarfile.TarError, OSError) as error:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise UserError(f"{path}: could not unpack ({error})") from None
+    return target
+
+
+def _audio_files(root):
+    return sorted(p for p in Path(root).rglob("*") if p.is_file()
+                  and p.name.lower().endswith(AUDIO_SUFFIXES) and not p.name.startswith("."))
+
+
+_FSDD_NAME = re.compile(r"^(\d)_([A-Za-z0-9]+)_(\d+)\.(wav|flac|ogg)$", re.IGNORECASE)
+
+
+def fsdd_items(root):
+    """[(path, class index, speaker)] of every FSDD-named file under `root`."""
+    items = []
+    for path in _audio_files(resolve(root)):
+        match = _FSDD_NAME.match(path.name)
+        if match:
+            items.append((path, int(match.group(1)), match.group(2)))
+    if not items:
+        raise UserError(f"{root}: no FSDD recordings (<digit>_<speaker>_<take>.wav) found")
+    return items
+
+
+_SPEAKER = re.compile(r"([0-9a-f]{8})_nohash_", re.IGNORECASE)
+
+
+def commands_label(folder):
+    if folder in COMMANDS_KEYWORDS:
+        return COMMANDS_CLASSES.index(folder)
+    if folder == "_silence_":
+        return COMMANDS_CLASSES.index("_silence_")
+    return COMMANDS_CLASSES.index("_unknown_")
+
+
+def commands_items(root):
+    """[(path, class index, speaker)] of a Speech Commands folder (class folders)."""
+    items = []
+    root = resolve(root)
+    for path in _audio_files(root):
+        folder = path.parent.name
+        if folder == "_background_noise_" or path.parent == root:
+            continue
+        match = _SPEAKER.search(path.name)
+        speaker = match.group(1).lower() if match else path.name
+        items.append((path, commands_label(folder), speaker))
+    if not items:
+        raise UserError(f"{root}: no Speech Commands clips (<class>/<file>.wav) found")
+    return items
+
+
+def background_noise_files(root):
+    """Noise sources for augmentation: `_background_noise_/` if present, else `_silence_/` clips."""
+    root = resolve(root)
+    for folder in ("_background_noise_", "_silence_"):
+        found = [p for p in _audio_files(root) if p.parent.name == folder]
+        if found:
+            return found
+    return []
+
+
+def timit_utterances(root):
+    """[(wav path, phn path, speaker)] of a TIMIT tree (sentences with a .phn file)."""
+    items = []
+    for wav in _audio_files(resolve(root)):
+        phn = wav.with_suffix(".phn")
+        if not phn.is_file():
+            phn = wav.with_suffix(".PHN")
+        if phn.is_file():
+            items.append((wav, phn, wav.parent.name.lower()))
+    if not items:
+        raise UserError(f"{root}: no TIMIT utterances (<speaker>/<sentence>.wav with .phn) found")
+    return items
+
+
+def read_phn(path):
+    """[(start sample, end sample, phone)] of a TIMIT .phn file; UserError names the bad line."""
+    segments = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        try:
+            start, end, phone = int(parts[0]), int(parts[1]), parts[2]
+            fold_phone(phone)
+        except (ValueError, IndexError):
+            raise UserError(f"{path}:{number}: expected `start end phone`, got {line!r}") from None
+        segments.append((start, end, phone))
+    return segments
+
+
+def frame_labels(segments, num_frames, hop_samples, alignment_rate, sample_rate):
+    """39-class index per frame (-1 where no phone or `q`): the phone at each frame's centre.
+
+    librosa frames are centred, so frame i is centred on sample i*hop (at the
+    feature rate); alignments are in samples at `alignment_rate` (16 kHz in TIMIT).
+    """
+    labels = np.full(num_frames, -1, dtype=np.int64)
+    scale = alignment_rate / sample_rate
+    centres = np.arange(num_frames) * hop_samples * scale
+    for start, end, phone in segments:
+        folded = fold_phone(phone)
+        if folded is None:
+            continue
+        inside = (centres >= start) & (centres < end)
+        labels[inside] = TIMIT_CLASSES.index(folded)
+    return labels
+
+
+def context_windows(features, context):
+    """(frames, context, freq, channels): each frame with `context` frames centred on it
+    (edges repeat the first/last frame), the input of a frame classifier."""
+    half = context // 2
+    padded = np.pad(features, ((half, context - 1 - half), (0, 0), (0, 0)), mode="edge")
+    view = np.lib.stride_tricks.sliding_window_view(padded, context, axis=0)  # (T, F, C, context)
+    return np.ascontiguousarray(view.transpose(0, 3, 1, 2))
+
+
+def speaker_fraction(speaker):
+    """A stable number in [0, 1) per speaker, for hash splits that never mix speakers.
+
+    Salted: the staged Speech Commands subset was itself chosen by an unsalted
+    sha1 of the speaker id, so an unsalted hash would not split it uniformly."""
+    return int(hashlib.sha1(f"beyond-pixels-val|{speaker}".encode()).hexdigest()[:8], 16) / 2 ** 32
+
+
+def split_by_speaker(items, val_speakers=None, val_fraction=0.2):
+    """(train items, val items): whole speakers go to validation, either the named
+    `val_speakers` or those whose hash falls below `val_fraction`."""
+    speakers = {item[-1] for item in items}
+    if val_speakers:
+        unknown = set(val_speakers) - speakers
+        if unknown:
+            raise UserError(f"validation speaker(s) {sorted(unknown)} not in the data; "
+                            f"speakers: {', '.join(sorted(speakers)[:20])}")
+        held = set(val_speakers)
+    else:
+        held = {s for s in speakers if speaker_fraction(s) < val_fraction}
+    train = [item for item in items if item[-1] not in held]
+    val = [item for item in items if item[-1] in held]
+    if not train or not val:
+        raise UserError("the speaker split left no training or no validation data")
+    return train, val

@@ -1,0 +1,148 @@
+"""Log-mel filterbank features (librosa), optional deltas, computed once and cached.
+
+Layout (documented once, used everywhere): a clip becomes a float32 array
+`(time, freq, channels)`: time = frames (one per hop), freq = mel bands (low to
+high), channels = static log-mel, then delta and delta-delta when asked for
+(Abdel-Hamid et al. 2014 feed these three as input feature maps). So a kernel
+`(1, 8)` spans 8 mel bands of one frame, and `(9, 8)` 8 bands of a 9-frame
+context window.
+"""
+import dataclasses
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from apps.speech import audio
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    sample_rate: int = 16000
+    n_mels: int = 40
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
+    fmin: float = 20.0
+    fmax: float = 0.0  # 0 = Nyquist
+    deltas: int = 2  # 0: static only; 1: + delta; 2: + delta-delta
+    clip_seconds: float = 1.0
+    peak_normalize: bool = True  # scale each clip/window to peak 1: recording gain is not the word
+
+    @property
+    def win_length(self):
+        return int(round(self.win_ms * self.sample_rate / 1000))
+
+    @property
+    def hop_length(self):
+        return int(round(self.hop_ms * self.sample_rate / 1000))
+
+    @property
+    def n_fft(self):
+        return 1 << (self.win_length - 1).bit_length()
+
+    @property
+    def clip_samples(self):
+        return int(round(self.clip_seconds * self.sample_rate))
+
+    @property
+    def frames(self):
+        return 1 + self.clip_samples // self.hop_length  # librosa's centred framing
+
+    @property
+    def channels(self):
+        return 1 + self.deltas
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in fields})
+
+
+def log_mel(y, config: FeatureConfig):
+    """(frames, n_mels, channels) float32 of waveform `y` (already at config.sample_rate)."""
+    import librosa
+    if config.peak_normalize:
+        peak = float(np.abs(y).max()) if len(y) else 0.0
+        y = y / peak if peak > 0 else y
+    mel = librosa.feature.melspectrogram(
+        y=y, sr=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
+        win_length=config.win_length, n_mels=config.n_mels, fmin=config.fmin,
+        fmax=config.fmax or config.sample_rate / 2, power=2.0)
+    static = np.log(mel + 1e-6)  # natural-log energies; normalised inside the model
+    maps = [static]
+    if config.deltas:
+        width = min(9, static.shape[1] if static.shape[1] % 2 else static.shape[1] - 1)
+        if width >= 3:
+            for order in range(1, config.deltas + 1):
+                maps.append(librosa.feature.delta(static, width=width, order=order, axis=1))
+        else:  # a clip of under three frames has no meaningful slope
+            maps += [np.zeros_like(static)] * config.deltas
+    return np.stack(maps, axis=-1).transpose(1, 0, 2).astype(np.float32)
+
+
+def clip_features(y, config: FeatureConfig):
+    """Features of one clip padded/cropped to the model's length."""
+    return log_mel(audio.fix_length(y, config.clip_samples), config)
+
+
+def file_features(path, config: FeatureConfig):
+    return clip_features(audio.load_audio(path, config.sample_rate), config)
+
+
+def _cache_key(paths, config, extra):
+    digest = hashlib.sha256(json.dumps([config.to_dict(), extra], sort_keys=True).encode())
+    for p in paths:
+        stat = os.stat(p)
+        digest.update(f"{os.path.abspath(p)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:24]
+
+
+def _features_or_error(args):
+    path, config = args
+    try:
+        return file_features(path, config), None
+    except Exception as error:  # UserError and decoder errors: reported, not fatal
+        return None, f"{error}"
+
+
+def batch_features(paths, config: FeatureConfig, workers=1, cache=True, progress=False):
+    """(features (N, T, F, C), kept indices, errors) for many files, cached on disk.
+
+    Unreadable files are skipped and listed in `errors`; the rest are kept.
+    The cache key covers every path, size, mtime and the feature config.
+    """
+    from datasets.registry import cache_dir
+    paths = [str(p) for p in paths]
+    cache_file = cache_dir() / "speech" / "features" / f"{_cache_key(paths, config, 'clips')}.npz"
+    if cache and cache_file.is_file():
+        with np.load(cache_file, allow_pickle=False) as stored:
+            return stored["x"], stored["kept"], list(stored["errors"])
+    jobs = [(p, config) for p in paths]
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_features_or_error, jobs, chunksize=32))
+    else:
+        results = [_features_or_error(job) for job in _progress(jobs, progress)]
+    kept = np.array([i for i, (x, _) in enumerate(results) if x is not None], dtype=np.int64)
+    errors = [f"{e}" for x, e in results if x is None]
+    shape = (0, config.frames, config.n_mels, config.channels)
+    x = np.stack([results[i][0] for i in kept]) if len(kept) else np.zeros(shape, np.float32)
+    if cache:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, x=x, kept=kept, errors=np.array(errors, dtype=str))
+        os.replace(tmp, cache_file)
+    return x, kept, errors
+
+
+def _progress(items, enabled):
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+    return tqdm(items, desc="features", unit="clip")

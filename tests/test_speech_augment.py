@@ -1,0 +1,48 @@
+"""Augmentation: each transform does what it says."""
+import numpy as np
+import pytest
+
+from apps.speech import augment
+
+
+def test_time_shift_moves_samples_and_keeps_length():
+    y = np.arange(1, 11, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        out = augment.time_shift(y, 3, rng)
+        assert len(out) == 10
+        nz = np.flatnonzero(out)
+        shift = int(out[nz[0]] - 1) * -1 + nz[0]
+        assert abs(shift) <= 3
+        assert np.array_equal(out[nz], y[nz - shift])
+
+
+@pytest.mark.parametrize("snr", [0.0, 10.0, 20.0])
+def test_noise_is_mixed_at_the_requested_snr(snr):
+    rng = np.random.default_rng(1)
+    y = np.sin(np.linspace(0, 200, 16000)).astype(np.float32)
+    noise = augment.coloured_noise(40000, rng, exponent=1.0)
+    mixed = augment.add_noise(y, noise, snr, rng)
+    measured = 10 * np.log10(np.mean(y ** 2) / np.mean((mixed - y) ** 2))
+    assert measured == pytest.approx(snr, abs=0.01)
+
+
+def test_speed_changes_duration_and_pitch_shift_keeps_it():
+    rng = np.random.default_rng(2)
+    y = (0.3 * rng.normal(size=8000)).astype(np.float32)
+    assert abs(len(augment.change_speed(y, 1.1)) - 8000 / 1.1) <= 2
+    assert abs(len(augment.change_speed(y, 0.9)) - 8000 / 0.9) <= 2
+    t = np.arange(8000) / 8000
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    up = augment.shift_pitch(tone, 8000, 12.0)  # one octave up
+    assert len(up) == 8000
+    spectrum = np.abs(np.fft.rfft(up[1000:7000]))
+    peak_hz = spectrum.argmax() * 8000 / 6000
+    assert abs(peak_hz - 880) < 30
+
+
+def test_augment_returns_the_clip_length_and_is_seeded():
+    y = (0.2 * np.random.default_rng(3).normal(size=5000)).astype(np.float32)
+    a = augment.augment(y, 8000, 8000, np.random.default_rng(7))
+    b = augment.augment(y, 8000, 8000, np.random.default_rng(7))
+    assert len(a) == 8000 and np.array_equal(a, b)

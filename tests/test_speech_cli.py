@@ -1,0 +1,104 @@
+"""End to end through run.py: train, evaluate --json, predict (clips, long files,
+bad files), saliency PNG, and the TIMIT frame path."""
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import run
+from tests.conftest import needs_data
+
+pytestmark = needs_data("speech", "fsdd_5speakers.tar.gz")
+
+
+@pytest.fixture(scope="module")
+def small_fsdd(tmp_path_factory):
+    """60 FSDD clips of 3 speakers, linked into a folder in the original layout."""
+    from apps.speech import data
+    root = tmp_path_factory.mktemp("fsdd") / "recordings"
+    root.mkdir()
+    for path, digit, speaker in data.fsdd_items(data.default_root("fsdd")):
+        take = int(path.stem.split("_")[-1])
+        if speaker in ("george", "jackson", "lucas") and take < 2:
+            (root / path.name).symlink_to(path)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(small_fsdd, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code = run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--val-speakers", "lucas",
+                     "--epochs", "2", "--filters", "8", "8", "--hidden", "16", "--augment-copies", "1",
+                     "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_train_writes_model_config_and_metrics(trained):
+    config = json.loads((trained / "config.json").read_text())
+    assert config["val_speakers"] == ["lucas"] and config["train_speakers"] == ["george", "jackson"]
+    assert config["train_examples"] == 80 and config["val_examples"] == 20  # 40 clips + 40 augmented
+    assert (trained / "model.keras").is_file() and (trained / "metrics.json").is_file()
+
+
+def test_evaluate_json_last_line(trained, small_fsdd, tmp_path, capsys):
+    png = tmp_path / "confusion.png"
+    assert run.main(["speech", "evaluate", "--model", str(trained / "model.keras"), "--data", str(small_fsdd),
+                     "--val-speakers", "lucas", "--json", "--confusion", str(png)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["n"] == 20 and 0.0 <= result["accuracy"] <= 1.0 and result["speakers"] == 1
+    assert png.stat().st_size > 1000
+
+
+def test_predict_clips_long_recordings_and_bad_files(trained, small_fsdd, tmp_path, capsys):
+    clip = sorted(small_fsdd.iterdir())[0]
+    long_file = tmp_path / "long.ogg"  # 40 s, stereo, 22.05 kHz: predicted in windows
+    rng = np.random.default_rng(0)
+    sf.write(long_file, (0.1 * rng.normal(size=(40 * 22050, 2))).astype(np.float32), 22050, format="OGG")
+    not_audio = tmp_path / "readme.wav"
+    not_audio.write_text("hello")
+    silent = tmp_path / "silent.flac"
+    sf.write(silent, np.zeros(8000, np.float32), 8000, format="FLAC")
+    (tmp_path / "x.mp3").write_bytes(b"ID3" + bytes(200))
+    code = run.main(["speech", "predict", "--model", str(trained / "model.keras"), "--json",
+                     str(clip), str(long_file), str(not_audio), str(silent), str(tmp_path / "x.mp3")])
+    captured = capsys.readouterr()
+    assert code == 1
+    lines = [json.loads(line) for line in captured.out.strip().splitlines()]
+    assert len(lines) == 2
+    assert lines[0]["top"][0]["label"] in [str(d) for d in range(10)]
+    assert len(lines[1]["windows"]) == 79  # windows of 1 s every 0.5 s over 40 s
+    assert "not a readable audio file" in captured.err and "silent" in captured.err
+    assert "unsupported audio format" in captured.err and "3 of 5 files" in captured.err
+
+
+def test_saliency_png(trained, small_fsdd, tmp_path):
+    out = tmp_path / "s.png"
+    assert run.main(["speech", "saliency", "--model", str(trained / "model.keras"),
+                     str(sorted(small_fsdd.iterdir())[0]), "--out", str(out)]) == 0
+    assert out.stat().st_size > 1000
+
+
+def test_another_apps_model_is_refused(tmp_path, capsys):
+    import keras
+
+    from shared.modelio import save_model
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    path = save_model(model, tmp_path / "image.keras", app="image")
+    assert run.main(["speech", "predict", "--model", str(path), "x.wav"]) == 2
+    assert "model of the 'image' app" in capsys.readouterr().err
+
+
+@needs_data("speech", "nltk_timit_sample_14speakers.tar.gz")
+def test_timit_frames_train_and_predict_a_phone_sequence(tmp_path, capsys):
+    from apps.speech import data
+    root = data.default_root("timit")
+    out = tmp_path / "timit"
+    assert run.main(["speech", "train", "--dataset", "timit", "--val-speakers", "dr1-fvmh0", "--limit", "6",
+                     "--epochs", "1", "--filters", "8", "8", "--hidden", "16", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert run.main(["speech", "predict", "--model", str(out / "model.keras"), "--json",
+                     str(root / "timit" / "dr1-fvmh0" / "si836.wav")]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["frames"] > 100 and all(p["phone"] in data.TIMIT_CLASSES for p in result["phones"])

@@ -1,0 +1,79 @@
+"""Dataset layouts, labels, phone folding and speaker splits."""
+import collections
+
+import numpy as np
+import pytest
+
+from apps.speech import data
+from shared.errors import UserError
+from tests.conftest import needs_data
+
+
+def test_timit_folding_gives_the_39_standard_classes():
+    assert len(data.TIMIT_PHONES_61) == 61
+    folded = {data.fold_phone(p) for p in data.TIMIT_PHONES_61} - {None}
+    assert folded == set(data.TIMIT_CLASSES) and len(folded) == 39
+    assert data.fold_phone("ix") == "ih" and data.fold_phone("h#") == "sil" and data.fold_phone("q") is None
+    with pytest.raises(ValueError):
+        data.fold_phone("xx")
+
+
+def test_frame_labels_take_the_phone_at_each_frame_centre():
+    segments = [(0, 1600, "h#"), (1600, 3200, "ix"), (3200, 3600, "q"), (3600, 4800, "s")]
+    labels = data.frame_labels(segments, 7, 800, 16000, 16000)  # frame centres 0, 800, ..., 4800
+    names = [data.TIMIT_CLASSES[i] if i >= 0 else None for i in labels]
+    assert names == ["sil", "sil", "ih", "ih", None, "s", None]
+    # at 8 kHz features a hop of 400 samples is the same 25 ms
+    assert np.array_equal(data.frame_labels(segments, 7, 400, 16000, 8000), labels)
+
+
+def test_context_windows_centre_each_frame():
+    feats = np.arange(5, dtype=np.float32)[:, None, None] * np.ones((5, 2, 1), np.float32)
+    windows = data.context_windows(feats, 3)
+    assert windows.shape == (5, 3, 2, 1)
+    assert windows[:, :, 0, 0].tolist() == [[0, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 4]]
+
+
+def test_read_phn_names_the_bad_line(tmp_path):
+    path = tmp_path / "x.phn"
+    path.write_text("0 100 h#\n100 two ix\n")
+    with pytest.raises(UserError, match=r"x.phn:2"):
+        data.read_phn(path)
+
+
+def test_speaker_split_never_mixes_speakers():
+    items = [(f"f{i}", i % 3, f"spk{i % 17}") for i in range(340)]
+    train, val = data.split_by_speaker(items, val_fraction=0.3)
+    assert not {i[-1] for i in train} & {i[-1] for i in val}
+    train, val = data.split_by_speaker(items, ["spk3"])
+    assert {i[-1] for i in val} == {"spk3"} and len(val) == 20
+    with pytest.raises(UserError, match="not in the data"):
+        data.split_by_speaker(items, ["nobody"])
+
+
+@needs_data("speech", "fsdd_5speakers.tar.gz")
+def test_fsdd_layout():
+    items = data.fsdd_items(data.default_root("fsdd"))
+    assert len(items) == 2500
+    assert collections.Counter(i[2] for i in items) == {s: 500 for s in
+                                                       ("george", "jackson", "lucas", "nicolas", "yweweler")}
+    assert collections.Counter(i[1] for i in items) == {d: 250 for d in range(10)}
+
+
+@needs_data("speech", "speech_commands_v2_test_subset.tar.gz")
+def test_speech_commands_layout_matches_the_manifest():
+    items = data.commands_items(data.default_root("commands"))
+    counts = collections.Counter(data.COMMANDS_CLASSES[i[1]] for i in items)
+    assert len(items) == 1710 and counts["yes"] == 145 and counts["_silence_"] == 137 and counts["_unknown_"] == 142
+    speakers = {i[2] for i in items if data.COMMANDS_CLASSES[i[1]] != "_silence_"}
+    assert len(speakers) == 85
+    train, val = data.split_by_speaker(items, val_fraction=0.2)
+    assert 0.1 < len(val) / len(items) < 0.4
+
+
+@needs_data("speech", "nltk_timit_sample_14speakers.tar.gz")
+def test_timit_sample_has_140_aligned_utterances_of_14_speakers():
+    utterances = data.timit_utterances(data.default_root("timit"))
+    assert len(utterances) == 140 and len({u[2] for u in utterances}) == 14
+    segments = data.read_phn(utterances[0][1])
+    assert segments[0][2] == "h#" and all(s < e for s, e, _ in segments)

@@ -1,0 +1,77 @@
+"""The frequency CNN, the limited-weight-sharing layer and the 2D baseline."""
+import keras
+import numpy as np
+import pytest
+
+from apps.speech import models
+from shared.builders import ConvSpec, conv_stack
+from shared.layers import LimitedWeightSharingConv2D
+
+
+def test_lws_layer_uses_separate_filters_per_frequency_section():
+    layer = LimitedWeightSharingConv2D(4, (3, 5), section_size=3, row_stride=2)
+    x = np.random.default_rng(0).normal(size=(2, 9, 20, 2)).astype("float32")
+    y = keras.ops.convert_to_numpy(layer(x))
+    assert y.shape == (2, 4, 15, 4) and layer.sections == 5  # (20 - 5 + 1) // 3 sections
+    kernel, bias = (keras.ops.convert_to_numpy(w) for w in (layer.kernel, layer.bias))
+    for s in range(layer.sections):
+        piece = x[:, :, 3 * s:3 * s + 3 + 4, :]
+        ref = keras.ops.convert_to_numpy(keras.ops.conv(piece, kernel[s], strides=(2, 1), padding="valid")) + bias[s]
+        np.testing.assert_allclose(y[:, :, 3 * s:3 * s + 3], ref, atol=1e-5)
+    assert not np.allclose(kernel[0], kernel[1])
+
+
+def test_convspec_lws_option_and_its_limits():
+    x = keras.Input((11, 40, 3))
+    y = conv_stack(x, [ConvSpec(8, (11, 8), padding="valid", pool="max", pool_size=(1, 3), lws_section=3)])
+    assert tuple(y.shape[1:]) == (1, 11, 8)
+    with pytest.raises(ValueError, match="lws_section"):
+        conv_stack(x, [ConvSpec(8, (3, 8), padding="same", lws_section=3)])
+
+
+def test_freq_cnn_convolves_and_pools_along_frequency_only():
+    model = models.build_model("freq", (101, 40, 3), 10, context=9)
+    conv1 = model.get_layer("conv1_conv")
+    assert conv1.kernel_size == (9, 8)  # a 9-frame context window, 8 mel bands
+    assert model.get_layer("conv1_maxpool").pool_size == (1, 3)
+    assert model.get_layer("conv2_conv").kernel_size == (1, 4)
+    assert model.get_layer("time_maxpool").output.shape[1] == 3
+    frames = models.build_model("freq-lws", (11, 40, 3), 39, context=11, time_bins=1)
+    assert frames.get_layer("conv1_conv_lws").kernel.shape == (11, 11, 8, 3, 64)
+
+
+def test_models_save_and_load_with_the_lws_layer(tmp_path):
+    from shared.modelio import load_model, save_model
+    x = np.random.default_rng(0).normal(size=(4, 21, 24, 2)).astype("float32")
+    model = models.build_model("freq-lws", (21, 24, 2), 5, normalizer_data=x, filters=(8, 8), hidden=16)
+    path = save_model(model, tmp_path / "m.keras", app="speech")
+    loaded, meta = load_model(path, app="speech")
+    np.testing.assert_allclose(model.predict(x, verbose=0), loaded.predict(x, verbose=0), atol=1e-6)
+
+
+def test_trad_fpool3_follows_sainath_and_parada():
+    model = models.build_model("trad-fpool3", (101, 40, 3), 12)
+    assert model.get_layer("conv1_conv").kernel_size == (20, 8)
+    assert model.get_layer("conv1_maxpool").pool_size == (1, 3)
+    assert model.get_layer("conv2_conv").kernel_size == (10, 4)
+    assert model.get_layer("lowrank_linear").units == 32
+    assert model.get_layer("head_dense1").units == 128
+
+
+@pytest.mark.parametrize("arch", ["freq", "freq-lws"])
+def test_freq_cnn_learns_formant_like_patterns_that_move_in_time(arch):
+    """Class = which pair of bands is lit; where in time it happens is random."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    n, frames, bands = 240, 30, 24
+    y = rng.integers(0, 3, size=n)
+    x = rng.normal(scale=0.3, size=(n, frames, bands, 1)).astype("float32")
+    for i, label in enumerate(y):
+        start = rng.integers(0, frames - 8)
+        x[i, start:start + 8, [3 + 6 * label, 6 + 6 * label], 0] += 2.0
+    model = models.build_model(arch, (frames, bands, 1), 3, normalizer_data=x, context=5, filters=(8, 8),
+                               hidden=16, dropout=0.0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x[:180], y[:180], epochs=12, batch_size=32, verbose=0)
+    assert model.evaluate(x[180:], y[180:], verbose=0)[1] >= 0.9
