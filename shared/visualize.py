@@ -66,9 +66,14 @@ def get_layer(model, name):
                         f"all: {', '.join(layer.name for layer in model.layers)}") from None
 
 
+def _input(model):
+    """The model's input tensor (a single one, so calls with one array match its structure)."""
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
+
+
 def feature_model(model, layer_names):
     """A model from the input to the outputs of `layer_names` (a list)."""
-    return keras.Model(model.inputs, [get_layer(model, name).output for name in layer_names])
+    return keras.Model(_input(model), [get_layer(model, name).output for name in layer_names])
 
 
 def logits_model(model):
@@ -85,11 +90,11 @@ def logits_model(model):
         logits = ops.matmul(x, ops.cast(last.kernel, x.dtype))
         if last.use_bias:
             logits = logits + ops.cast(last.bias, x.dtype)
-        return keras.Model(model.inputs, logits)
+        return keras.Model(_input(model), logits)
     if isinstance(last, keras.layers.Softmax) or (
             isinstance(last, keras.layers.Activation) and getattr(activation, "__name__", "") == "softmax"):
-        return keras.Model(model.inputs, last.input)
-    return keras.Model(model.inputs, ops.log(model.outputs[0] + 1e-12))
+        return keras.Model(_input(model), last.input)
+    return keras.Model(_input(model), ops.log(model.outputs[0] + 1e-12))
 
 
 # ---------------------------------------------------------------- targets
@@ -132,12 +137,12 @@ def score_model(model, target):
     """A model mapping inputs to one score per example for `target`."""
     if target.kind == "class":
         scores = logits_model(model)
-        return keras.Model(scores.inputs, scores.outputs[0][:, target.index])
+        return keras.Model(_input(scores), scores.outputs[0][:, target.index])
     output = get_layer(model, target.layer).output
     channel = output[..., target.index]
     if target.kind == "filter":
-        return keras.Model(model.inputs, ops.sum(ops.reshape(channel, (ops.shape(channel)[0], -1)), axis=1))
-    return keras.Model(model.inputs, ops.reshape(channel, (ops.shape(channel)[0], -1))[:, 0])
+        return keras.Model(_input(model), ops.sum(ops.reshape(channel, (ops.shape(channel)[0], -1)), axis=1))
+    return keras.Model(_input(model), ops.reshape(channel, (ops.shape(channel)[0], -1))[:, 0])
 
 
 # ---------------------------------------------------------------- gradients
@@ -174,7 +179,7 @@ def grad_cam(model, x, layer=None, class_index=None):
     layer = layer or conv_layers(model)[-1]
     x = tf.convert_to_tensor(np.asarray(x, np.float32)[None])
     logits = logits_model(model)
-    both = keras.Model(model.inputs, [get_layer(model, layer).output, logits.outputs[0]])
+    both = keras.Model(_input(model), [get_layer(model, layer).output, logits.outputs[0]])
     if class_index is None:
         class_index = int(np.argmax(model(x, training=False)[0]))
     with tf.GradientTape() as tape:
@@ -246,11 +251,9 @@ def maximize(model, target, steps=200, step_size=0.05, regularizers=Regularizers
     u = np.asarray(start, np.float32).reshape(shape) if start is not None else \
         np.clip(zero + rng.normal(0, 0.05, shape) + (0.5 - zero) * 0.2, 0, 1).astype(np.float32)
     score_net = score_model(model, target)
-    history = []
-    for step in range(steps):
-        shift = tuple(rng.integers(-regularizers.jitter, regularizers.jitter + 1, rank)) \
-            if regularizers.jitter else (0,) * rank
-        rolled = tf.convert_to_tensor(np.roll(u, shift, axis=tuple(range(1, rank + 1))))
+
+    @tf.function
+    def ascent_gradient(rolled):
         with tf.GradientTape() as tape:
             tape.watch(rolled)
             scores = score_net(low + rolled * (high - low), training=False)
@@ -259,9 +262,16 @@ def maximize(model, target, steps=200, step_size=0.05, regularizers=Regularizers
                 objective -= regularizers.l1 * tf.reduce_mean(tf.abs(rolled - zero))
             if regularizers.tv:
                 objective -= regularizers.tv * tf.reduce_mean(total_variation(rolled, rank))
-        grad = np.roll(tape.gradient(objective, rolled).numpy(), tuple(-s for s in shift),
-                       axis=tuple(range(1, rank + 1)))
-        history.append(float(np.mean(scores.numpy())))
+        return tf.reduce_mean(scores), tape.gradient(objective, rolled)
+
+    history = []
+    axes = tuple(range(1, rank + 1))
+    for step in range(steps):
+        shift = tuple(int(s) for s in rng.integers(-regularizers.jitter, regularizers.jitter + 1, rank)) \
+            if regularizers.jitter else (0,) * rank
+        score, grad = ascent_gradient(tf.constant(np.roll(u, shift, axis=axes)))
+        grad = np.roll(grad.numpy(), tuple(-s for s in shift), axis=axes)
+        history.append(float(score))
         u = np.clip(u + step_size * grad / (np.abs(grad).mean() + 1e-12), 0, 1).astype(np.float32)
         if regularizers.blur and (step + 1) % regularizers.blur_every == 0:
             u = ndimage.gaussian_filter(u, sigma=(0,) + (regularizers.blur,) * rank + (0,))
