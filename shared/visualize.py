@@ -140,9 +140,9 @@ def score_model(model, target):
         return keras.Model(_input(scores), scores.outputs[0][:, target.index])
     output = get_layer(model, target.layer).output
     channel = output[..., target.index]
-    if target.kind == "filter":
-        return keras.Model(_input(model), ops.sum(ops.reshape(channel, (ops.shape(channel)[0], -1)), axis=1))
-    return keras.Model(_input(model), ops.reshape(channel, (ops.shape(channel)[0], -1))[:, 0])
+    if target.kind == "filter":  # the degree of activation a^k = sum_ij a^k_ij
+        return keras.Model(_input(model), ops.sum(channel, axis=tuple(range(1, len(channel.shape)))))
+    return keras.Model(_input(model), channel)
 
 
 # ---------------------------------------------------------------- gradients

