@@ -314,8 +314,9 @@ def tiles(x, rank):
 
 
 def grid_png(pictures, path, titles=None, cmap="gray", ncols=None, suptitle=None, scale=1.6,
-             shared_range=None, dpi=80):
-    """Save pictures (2D arrays or RGB) in a grid; returns the path."""
+             shared_range=None, dpi=80, origin="upper"):
+    """Save pictures (2D arrays or RGB) in a grid; returns the path.
+    origin="lower" puts row 0 at the bottom (Go boards)."""
     plt = _pyplot()
     n = len(pictures)
     ncols = ncols or min(n, 8)
@@ -330,11 +331,11 @@ def grid_png(pictures, path, titles=None, cmap="gray", ncols=None, suptitle=None
             continue
         picture = pictures[i]
         if picture.ndim == 3:
-            ax.imshow(to_display(picture, *(shared_range or (None, None))))
+            ax.imshow(to_display(picture, *(shared_range or (None, None))), origin=origin)
         else:
             low, high = shared_range or (picture.min(), picture.max())
             ax.imshow(picture, cmap=cmap, vmin=low, vmax=high, aspect="auto" if aspect > 4 else "equal",
-                      interpolation="nearest")
+                      interpolation="nearest", origin=origin)
         if titles:
             ax.set_title(titles[i], fontsize=8)
     if suptitle:
