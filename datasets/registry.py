@@ -56,6 +56,9 @@ class Dataset:
 
 _MNIST = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 _FASHION = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+_SKIMAGE = "https://raw.githubusercontent.com/scikit-image/scikit-image/v0.26.0/skimage/data/"
+_NEURAL_STYLE = ("https://raw.githubusercontent.com/jcjohnson/neural-style/"
+                 "07c4b8299f8fbdafec0c514fc820ff1d7ff62e46/examples/inputs/")
 _KGS = ("https://raw.githubusercontent.com/godmoves/Standard_Computer_Go_Dataset/"
         "28d56a062c62575193b0ae936fbbacb5d40d9741/KGS_6d_190000/")
 
@@ -85,6 +88,17 @@ DATASETS = {d.name: d for d in [
         RemoteFile("t10k-labels-idx1-ubyte.gz", _FASHION + "t10k-labels-idx1-ubyte.gz",
                    "md5:bb300cfdad3c16e7a12a480ee83cd310", 5148),
     )),
+    Dataset("photos", "image/photos", "Photos and paintings for Deep Dream, style transfer and saliency demos",
+            "astronaut: public domain (NASA); chelsea: CC0 (Stefan van der Walt); paintings: public domain", (
+                RemoteFile("astronaut.png", _SKIMAGE + "astronaut.png",
+                           "sha256:88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5", 791555),
+                RemoteFile("chelsea.png", _SKIMAGE + "chelsea.png",
+                           "sha256:596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb", 240512),
+                RemoteFile("starry_night_google.jpg", _NEURAL_STYLE + "starry_night_google.jpg",
+                           "sha256:c31741a09141c2e2d07fc7aa6bdf135c369b804f9433e43fa3ceac19386d1ee6", 613337),
+                RemoteFile("the_scream.jpg", _NEURAL_STYLE + "the_scream.jpg",
+                           "sha256:f3075cddeb974a9ee1d6418f7f33fd05185a7ac7dcb4288bd2805d499a9dcaee", 216723),
+            )),
     Dataset("go-kgs", "go/kgs", "KGS 6d+ game records (u-go.net archives), SGF in .tar.gz",
             "no terms stated; public KGS archives from u-go.net", (
                 _kgs("KGS-2001-19-2298-.tar.gz", 849296, "3d201a5948d10a640ebc37b283d2b35bbeb1fa7676fffae8aeecdb918aa04b29"),

@@ -3,6 +3,7 @@
     python run.py image train --dataset mnist --arch vgg --augment --epochs 12 --out runs/mnist
     python run.py image evaluate --model runs/mnist/model.keras --data DIR --json
     python run.py image predict --model models/image_mnist.keras digit.png photo.jpg
+    python run.py image visualize --model models/image_mnist.keras --out viz/
 """
 import json
 import sys
@@ -42,6 +43,12 @@ def register(subparsers):
     predict.add_argument("--top", type=int, default=3)
     predict.add_argument("--json", action="store_true", help="one JSON object per image")
     predict.set_defaults(func=predict_images)
+
+    from apps.image import visualize
+    show = subparsers.add_parser("visualize", help="filters, activation maximization, saliency, Grad-CAM, "
+                                 "Deep Dream, style transfer", description=visualize.run.__doc__)
+    visualize.add_arguments(show)
+    show.set_defaults(func=visualize.run)
 
 
 def _save(dataset, class_names):
