@@ -213,3 +213,56 @@ def _prepare(args):
     summary = prepare.prepare(prepare.resolve_sources(args.source, args.data_dir), args.out,
                               workers=args.workers, val_fraction=args.val_fraction, shard_games=args.shard_games)
     print(prepare.describe(summary))
+
+
+def demo(out_dir, minutes, data_dir):
+    """Prepare one KGS archive (June 2017, 910 games), train the default policy net for
+    `minutes`, evaluate top-1/top-5 on its validation games, predict one position
+    (heatmap), and return the report section."""
+    import argparse
+
+    from apps.go import prepare
+    from apps.go.evaluate import evaluate, positions_for
+    from apps.go.predict import predict
+    from apps.go.train import train
+    from shared.modelio import load_model
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    archive = next(p for p in prepare.resolve_sources(["kgs"], data_dir) if "2017_06" in p.name)
+    records = out_dir / "records"
+    summary = prepare.prepare([archive], records)
+    args = argparse.Namespace(
+        data=str(records), preset="default", layers=None, filters=None, schedule="modern", halve_every=80_000_000,
+        steps_per_epoch=100, val_positions=1000, input_workers=2, measure_positions=1024, quiet=True,
+        out=str(out_dir / "run"), epochs=1000, batch_size=None, learning_rate=None, seed=1234, patience=None,
+        resume=False, time_budget=minutes, mixed_bfloat16=False, limit=None)
+    started = time.time()
+    train(args)
+    train_minutes = (time.time() - started) / 60
+    model, _ = load_model(out_dir / "run" / "model.keras", app=APP)
+    metrics = evaluate(model, positions_for(records, "validation", max_games=20))
+    run_metrics = json.loads((out_dir / "run" / "metrics.json").read_text())
+    (out_dir / "metrics.json").write_text(json.dumps({"evaluate": metrics, "train": run_metrics}, indent=2))
+    sgf_folder = out_dir / "example"
+    sgf_folder.mkdir(exist_ok=True)
+    records_reader = prepare.GameRecords(records, "validation")
+    shard_number, index = records_reader._games[0]
+    name = str(records_reader._shards[shard_number]["names"][index])
+    data = dict(prepare.read_members(archive, [name]))[name]
+    (sgf_folder / "game.sgf").write_bytes(data)
+    result, board = predict(model, sgf_folder / "game.sgf", 60, 5, out_dir / "heatmap.png")
+    phases = "\n".join(f"| {bucket} | {entry['top1']:.3f} | {entry['n']} |"
+                       for bucket, entry in metrics["top1_by_move_number"].items())
+    top = ", ".join(f"{e['move']} {e['probability']:.3f}" for e in result["top"])
+    return (f"## go: move prediction (policy network, no pooling)\n\n"
+            f"The default policy net (6 layers x 64 filters) trained for {train_minutes:.1f} min on "
+            f"{summary['train_positions']:,} positions of {summary['train_games']} KGS games (June 2017), "
+            f"{run_metrics['positions_seen_total']:,} positions seen "
+            f"(input pipeline {run_metrics['input_positions_per_s']:.0f} positions/s, training "
+            f"{run_metrics['train_positions_per_s']} positions/s).\n\n"
+            f"On {metrics['n']:,} positions of 20 validation games: top-1 **{metrics['top1']:.3f}**, "
+            f"top-5 **{metrics['top5']:.3f}**.\n\n| moves | top-1 | n |\n|---|---|---|\n{phases}\n\n"
+            f"Move 60 of validation game `{name}` ({result['to_play']} to play): top 5 {top}; "
+            f"played {result['played']} (rank {result['played_rank']}).\n\n![policy heatmap](go/heatmap.png)\n\n"
+            f"```\n{board}\n```\n")
