@@ -147,14 +147,16 @@ def train(args):
         time_budget_s=args.time_budget and args.time_budget * 60, callbacks=[rate],
         steps_per_epoch=args.steps_per_epoch, validation_batch_size=256,
         verbose=2 if args.quiet else "auto")
-    steps_done = (metrics["last_epoch"] or 0) * args.steps_per_epoch
+    # Every epoch of this run and of the runs it resumed is a row of log.csv.
+    steps_done = _epochs_done(args.out) * args.steps_per_epoch
     metrics.update(input_positions_per_s=round(pipeline_rate, 1),
                    train_positions_per_s=rate.rate() and round(rate.rate(), 1),
                    positions_seen_total=steps_done * batch_size)
     training.write_json(f"{args.out}/metrics.json", metrics)
-    print(f"input pipeline {pipeline_rate:.0f} positions/s; training {metrics['train_positions_per_s']} "
+    best = metrics["best_val_accuracy"]
+    print(f"input pipeline {pipeline_rate:.0f} positions/s; training {metrics['train_positions_per_s'] or '-'} "
           f"positions/s; positions seen {metrics['positions_seen_total']}; best val top-1 "
-          f"{metrics['best_val_accuracy']:.4f} at epoch {metrics['best_epoch']}; model: {metrics['model']}")
+          f"{'-' if best is None else f'{best:.4f}'} at epoch {metrics['best_epoch']}; model: {metrics['model']}")
     if rate.rate() and pipeline_rate < rate.rate():
         print(f"warning: the input pipeline ({pipeline_rate:.0f}/s) is slower than training "
               f"({rate.rate():.0f}/s); raise --input-workers")
