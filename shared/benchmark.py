@@ -23,7 +23,7 @@ def matmul_peak_gflops(size=2048, seconds=3.0):
     return best
 
 
-def forward_flops(model):
+def model_flops(model):
     """Multiply-adds x 2 of one example's forward pass through the conv and dense layers."""
     import keras
     total = 0
@@ -40,7 +40,7 @@ def forward_flops(model):
 
 def training_flops(model):
     """Forward plus backward (gradients for inputs and weights): about 3x the forward pass."""
-    return 3 * forward_flops(model)
+    return 3 * model_flops(model)
 
 
 def _leaf_layers(model):

@@ -1,19 +1,105 @@
 """`python run.py go ...`: the Go app's commands.
 
-* `gtp`: a GTP 2 engine on stdin/stdout (rules and analysis commands; genmove
-  arrives with the policy network).
+* `train`: the AlphaGo policy network on prepared records.
+* `evaluate`: top-1 / top-5 move prediction on SGF games or prepared records.
+* `predict`: the policy's top moves at one position of an SGF file, with a heatmap.
+* `gtp`: a GTP 2 engine on stdin/stdout (with `--model`, it plays: genmove).
+* `match`: the policy against another GTP engine, with SGFs and a win interval.
 * `prepare`: SGF archives -> compact, validated game records for training.
 """
+import json
+import sys
+import time
+from pathlib import Path
+
+from shared import cli as common
 from shared.errors import UserError
+
+APP = "go"
 
 
 def register(subparsers):
+    from apps.go.models import PRESETS
+    from apps.go.train import SCHEDULES
+
+    train = subparsers.add_parser(
+        "train", help="train the policy network on prepared records",
+        description="Train the no-pooling policy network (5x5, 3x3s, 1x1 + per-point bias, softmax over 361) "
+                    "on records from `run.py go prepare`, with random 8-fold symmetry. Epochs are "
+                    "--steps-per-epoch steps; validation is a fixed sample of validation-game positions.")
+    train.add_argument("--data", required=True, help="folder made by `run.py go prepare` (index.npz, shards/)")
+    train.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                       help=", ".join(f"{k}: {v[0]} layers x {v[1]} filters" for k, v in PRESETS.items()))
+    train.add_argument("--layers", type=common.positive_int, help="convolutions in all (overrides the preset)")
+    train.add_argument("--filters", type=common.positive_int, help="filters per hidden layer (overrides the preset)")
+    train.add_argument("--schedule", choices=sorted(SCHEDULES), default="modern",
+                       help="modern: AdamW + warm-up + cosine, batch 64, lr 1e-3 (default); "
+                            "paper: plain SGD, batch 16, lr 0.003 halved every --halve-every steps")
+    train.add_argument("--halve-every", type=common.positive_int, default=80_000_000,
+                       help="paper schedule: steps between halvings (default: %(default)s, as in the paper)")
+    train.add_argument("--steps-per-epoch", type=int, default=1000, help="default: %(default)s")
+    train.add_argument("--val-positions", type=int, default=4000,
+                       help="validation positions sampled from the validation games (default: %(default)s)")
+    train.add_argument("--input-workers", type=int, default=2,
+                       help="parallel featurizing generators (default: %(default)s)")
+    train.add_argument("--measure-positions", type=int, default=2048,
+                       help="positions read to measure the input pipeline's rate (default: %(default)s)")
+    train.add_argument("--quiet", action="store_true", help="one log line per epoch (no progress bar)")
+    common.add_training_args(train, epochs=100, batch_size=None, learning_rate=None, out="runs/go_policy")
+    train.set_defaults(func=_train)
+
+    evaluate = subparsers.add_parser(
+        "evaluate", help="top-1/top-5 move prediction on held-out games",
+        description="Move-prediction accuracy on every non-pass move (passes excluded, as in the paper) of SGF "
+                    "games, or of a prepared folder's validation games. Unreadable games are skipped and listed.")
+    evaluate.add_argument("--model", required=True, help="a .keras policy model saved by this app")
+    evaluate.add_argument("--data", required=True,
+                          help="an .sgf file, a folder or .tar.gz/.zip of SGF files, or a prepared folder")
+    evaluate.add_argument("--split", choices=["validation", "train"], default="validation",
+                          help="split of a prepared folder (default: %(default)s)")
+    evaluate.add_argument("--max-games", type=common.positive_int, help="only the first N games")
+    evaluate.add_argument("--ensemble", action="store_true", help="average the 8 board symmetries")
+    evaluate.add_argument("--batch-size", type=common.positive_int, default=256)
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as one JSON line, last on stdout")
+    evaluate.set_defaults(func=_evaluate)
+
+    predict = subparsers.add_parser(
+        "predict", help="top moves at one position of an SGF game, with a heatmap",
+        description="The policy's top-k moves before move N of an SGF game (move N is the one to predict), "
+                    "an ASCII board with the top moves marked 1..k, and a PNG heatmap.")
+    predict.add_argument("--model", required=True)
+    predict.add_argument("--sgf", required=True, help="an SGF file (main line)")
+    predict.add_argument("--move", type=common.positive_int, required=True,
+                         help="1-based number of the move to predict (the position before it)")
+    predict.add_argument("--top", type=common.positive_int, default=5)
+    predict.add_argument("--heatmap", help="PNG path (default: <sgf name>-move<N>.png)")
+    predict.add_argument("--ensemble", action="store_true", help="average the 8 board symmetries")
+    predict.add_argument("--json", action="store_true", help="print the result as one JSON line, last on stdout")
+    predict.set_defaults(func=_predict)
+
     gtp = subparsers.add_parser(
         "gtp", help="speak GTP version 2 on stdin/stdout",
         description="A Go Text Protocol 2 engine: rules, handicap, loadsgf and GNU Go's analysis commands "
-                    "(is_legal, countlib, findlib, list_stones, captures).")
+                    "(is_legal, countlib, findlib, list_stones, captures); with --model also genmove from the "
+                    "policy network (best sensible move, never fills its own eyes, passes when nothing sensible).")
     gtp.add_argument("--superko", action="store_true", help="forbid repeating a whole-board position")
+    _add_player_args(gtp, required=False)
     gtp.set_defaults(func=_gtp)
+
+    match = subparsers.add_parser(
+        "match", help="play the policy against another GTP engine",
+        description="Games against a GTP engine with alternating colours; each game is saved as SGF and "
+                    "scored by the opponent's final_score (else Tromp-Taylor area scoring).")
+    _add_player_args(match, required=True)
+    match.add_argument("--opponent", required=True,
+                       help='the opponent\'s command line, e.g. "gnugo --mode gtp --level 10"')
+    match.add_argument("--games", type=common.positive_int, default=10)
+    match.add_argument("--komi", type=float, default=7.5)
+    match.add_argument("--max-moves", type=common.positive_int, default=500,
+                       help="stop and score a game after this many moves (default: %(default)s)")
+    match.add_argument("--out", default="runs/go_match", help="folder for the SGFs and match.json")
+    match.add_argument("--json", action="store_true", help="print the summary as one JSON line, last on stdout")
+    match.set_defaults(func=_match)
 
     prepare = subparsers.add_parser(
         "prepare", help="turn SGF archives into training records",
@@ -32,10 +118,90 @@ def register(subparsers):
     prepare.set_defaults(func=_prepare)
 
 
+def _add_player_args(parser, required):
+    parser.add_argument("--model", required=required, help="a .keras policy model saved by this app")
+    parser.add_argument("--temperature", type=float, default=0.0,
+                        help="0: always the most probable sensible move (default); >0: sample p^(1/T)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed for --temperature sampling")
+
+
+def _player(args):
+    from apps.go.policy import PolicyPlayer
+    from shared.modelio import load_model
+    model, _ = load_model(args.model, app=APP)
+    return PolicyPlayer(model, temperature=args.temperature, seed=args.seed)
+
+
+def _train(args):
+    from apps.go.train import train
+    return train(args)
+
+
+def _evaluate(args):
+    from apps.go.evaluate import evaluate, positions_for
+    from shared.evaluation import print_json_line
+    from shared.modelio import load_model
+    model, _ = load_model(args.model, app=APP)
+    skipped = []
+    started = time.time()
+    metrics = evaluate(model, positions_for(args.data, args.split, args.max_games, skipped),
+                       ensemble=args.ensemble, batch_size=args.batch_size)
+    metrics.update(model=str(args.model), data=str(args.data), skipped_games=skipped,
+                   seconds=round(time.time() - started, 1))
+    for entry in skipped:
+        print(f"skipped {entry['game']}: {entry['reason']}", file=sys.stderr)
+    print(f"top-1 {metrics['top1']:.4f}  top-5 {metrics['top5']:.4f}  n={metrics['n']}"
+          f"{'  (8-symmetry ensemble)' if args.ensemble else ''}")
+    for bucket, entry in metrics["top1_by_move_number"].items():
+        print(f"  moves {bucket:>8}: top-1 {entry['top1']:.4f}  n={entry['n']}")
+    if args.json:
+        print_json_line(metrics)
+    return 0
+
+
+def _predict(args):
+    from apps.go.predict import predict
+    from shared.evaluation import print_json_line
+    from shared.modelio import load_model
+    model, _ = load_model(args.model, app=APP)
+    heatmap = args.heatmap or f"{Path(args.sgf).stem}-move{args.move}.png"
+    result, board = predict(model, args.sgf, args.move, args.top, heatmap, args.ensemble)
+    print(board)
+    print(f"move {args.move}, {result['to_play']} to play; top {args.top}:")
+    for rank, entry in enumerate(result["top"], start=1):
+        print(f"  {rank}. {entry['move']:>4}  {entry['probability']:.4f}")
+    if result["played"]:
+        print(f"played: {result['played']} (probability {result['played_probability']:.4f}, "
+              f"rank {result['played_rank']})")
+    print(f"heatmap: {result['heatmap']}")
+    if args.json:
+        print_json_line(result)
+    return 0
+
+
 def _gtp(args):
-    import sys
     from apps.go.gtp_engine import GtpEngine
-    GtpEngine(superko=args.superko).run(sys.stdin, sys.stdout)
+    chooser = _player(args) if args.model else None
+    GtpEngine(move_chooser=chooser, superko=args.superko).run(sys.stdin, sys.stdout)
+
+
+def _match(args):
+    from apps.go.match import match
+    from shared.evaluation import print_json_line
+    from shared.training import write_json
+    player = _player(args)
+    summary = match(player, args.opponent, args.games, args.out, size=player.size, komi=args.komi,
+                    max_moves=args.max_moves, our_name=Path(args.model).name,
+                    log=lambda line: print(line, flush=True))
+    summary["model"] = str(args.model)
+    write_json(Path(args.out) / "match.json", summary)
+    low, high = summary["win_rate_95ci"]
+    print(f"policy won {summary['wins']} of {summary['games']} against {summary['opponent_name']} "
+          f"({100 * summary['win_rate']:.1f}%, 95% interval {100 * low:.1f}-{100 * high:.1f}%); "
+          f"SGFs in {args.out}")
+    if args.json:
+        print_json_line(summary)
+    return 0
 
 
 def _prepare(args):
@@ -47,3 +213,56 @@ def _prepare(args):
     summary = prepare.prepare(prepare.resolve_sources(args.source, args.data_dir), args.out,
                               workers=args.workers, val_fraction=args.val_fraction, shard_games=args.shard_games)
     print(prepare.describe(summary))
+
+
+def demo(out_dir, minutes, data_dir):
+    """Prepare one KGS archive (June 2017, 910 games), train the default policy net for
+    `minutes`, evaluate top-1/top-5 on its validation games, predict one position
+    (heatmap), and return the report section."""
+    import argparse
+
+    from apps.go import prepare
+    from apps.go.evaluate import evaluate, positions_for
+    from apps.go.predict import predict
+    from apps.go.train import train
+    from shared.modelio import load_model
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    archive = next(p for p in prepare.resolve_sources(["kgs"], data_dir) if "2017_06" in p.name)
+    records = out_dir / "records"
+    summary = prepare.prepare([archive], records)
+    args = argparse.Namespace(
+        data=str(records), preset="default", layers=None, filters=None, schedule="modern", halve_every=80_000_000,
+        steps_per_epoch=100, val_positions=1000, input_workers=2, measure_positions=1024, quiet=True,
+        out=str(out_dir / "run"), epochs=1000, batch_size=None, learning_rate=None, seed=1234, patience=None,
+        resume=False, time_budget=minutes, mixed_bfloat16=False, limit=None)
+    started = time.time()
+    train(args)
+    train_minutes = (time.time() - started) / 60
+    model, _ = load_model(out_dir / "run" / "model.keras", app=APP)
+    metrics = evaluate(model, positions_for(records, "validation", max_games=20))
+    run_metrics = json.loads((out_dir / "run" / "metrics.json").read_text())
+    (out_dir / "metrics.json").write_text(json.dumps({"evaluate": metrics, "train": run_metrics}, indent=2))
+    sgf_folder = out_dir / "example"
+    sgf_folder.mkdir(exist_ok=True)
+    records_reader = prepare.GameRecords(records, "validation")
+    shard_number, index = records_reader._games[0]
+    name = str(records_reader._shards[shard_number]["names"][index])
+    data = dict(prepare.read_members(archive, [name]))[name]
+    (sgf_folder / "game.sgf").write_bytes(data)
+    result, board = predict(model, sgf_folder / "game.sgf", 60, 5, out_dir / "heatmap.png")
+    phases = "\n".join(f"| {bucket} | {entry['top1']:.3f} | {entry['n']} |"
+                       for bucket, entry in metrics["top1_by_move_number"].items())
+    top = ", ".join(f"{e['move']} {e['probability']:.3f}" for e in result["top"])
+    return (f"## go: move prediction (policy network, no pooling)\n\n"
+            f"The default policy net (6 layers x 64 filters) trained for {train_minutes:.1f} min on "
+            f"{summary['train_positions']:,} positions of {summary['train_games']} KGS games (June 2017), "
+            f"{run_metrics['positions_seen_total']:,} positions seen "
+            f"(input pipeline {run_metrics['input_positions_per_s']:.0f} positions/s, training "
+            f"{run_metrics['train_positions_per_s']} positions/s).\n\n"
+            f"On {metrics['n']:,} positions of 20 validation games: top-1 **{metrics['top1']:.3f}**, "
+            f"top-5 **{metrics['top5']:.3f}**.\n\n| moves | top-1 | n |\n|---|---|---|\n{phases}\n\n"
+            f"Move 60 of validation game `{name}` ({result['to_play']} to play): top 5 {top}; "
+            f"played {result['played']} (rank {result['played_rank']}).\n\n![policy heatmap](go/heatmap.png)\n\n"
+            f"```\n{board}\n```\n")

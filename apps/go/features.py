@@ -159,7 +159,7 @@ def symmetries():
 # ----- compiled kernels ------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: parallel tf.data generator threads featurize at once
 def _fill_planes(board, player, ko, turns_since, neighbours, diagonals, out):
     points = board.shape[0]
     enemy = BLACK + WHITE - player

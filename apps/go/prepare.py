@@ -380,19 +380,24 @@ class GameRecords:
             yield features(position, player_colour_plane), move
 
     def examples(self, shuffle=True, seed=0, buffer_size=2048, random_symmetry=False, player_colour_plane=False,
-                 repeat=False):
+                 repeat=False, shard=0, num_shards=1):
         """Yield (planes, move index) over the whole split.
 
         With `shuffle`, games come in a random order (seeded) and positions go
         through a shuffle buffer of `buffer_size`, so consecutive examples come
         from many different games. `random_symmetry` applies one of the 8
         board symmetries to each example (planes and move together).
+        `shard` / `num_shards` keep every `num_shards`-th game of each pass
+        (disjoint game sets), so several generators can featurize in parallel.
         """
         from apps.go.features import symmetries
-        rng = np.random.default_rng(seed)
+        if not 0 <= shard < num_shards:
+            raise ValueError(f"shard must be in [0, {num_shards}), not {shard}")
+        rng = np.random.default_rng(seed if num_shards == 1 else (seed, shard))
         transforms = symmetries()
         while True:
-            order = rng.permutation(len(self._games)) if shuffle else range(len(self._games))
+            order = rng.permutation(len(self._games)) if shuffle else np.arange(len(self._games))
+            order = order[shard::num_shards]
             buffer = []
             for game in order:
                 for planes, move in self.game_examples(int(game), player_colour_plane):
@@ -445,14 +450,25 @@ class GameRecords:
                     break
         return planes, moves
 
-    def tf_dataset(self, **example_options):
-        """A tf.data.Dataset of (planes, move) from `examples(**example_options)` (imports TensorFlow)."""
+    def tf_dataset(self, workers=1, **example_options):
+        """A tf.data.Dataset of (planes, move) from `examples(**example_options)` (imports TensorFlow).
+
+        With `workers` > 1, that many generators over disjoint game shards are
+        interleaved by tf.data in parallel threads.
+        """
         import tensorflow as tf
         channels = 49 if example_options.get("player_colour_plane") else 48
-        return tf.data.Dataset.from_generator(
-            lambda: self.examples(**example_options),
-            output_signature=(tf.TensorSpec((BOARD_SIZE, BOARD_SIZE, channels), tf.uint8),
-                              tf.TensorSpec((), tf.int32)))
+        signature = (tf.TensorSpec((BOARD_SIZE, BOARD_SIZE, channels), tf.uint8), tf.TensorSpec((), tf.int32))
+        if workers <= 1:
+            return tf.data.Dataset.from_generator(lambda: self.examples(**example_options),
+                                                  output_signature=signature)
+
+        def shard_dataset(shard):
+            return tf.data.Dataset.from_generator(
+                lambda k: self.examples(shard=int(k), num_shards=workers, **example_options),
+                args=(shard,), output_signature=signature)
+        return tf.data.Dataset.range(workers).interleave(
+            shard_dataset, cycle_length=workers, block_length=1, num_parallel_calls=workers, deterministic=True)
 
 
 def _apply_symmetry(transform, planes, move):

@@ -1,0 +1,212 @@
+"""`run.py go match`: the policy network against any GTP engine (GNU Go here).
+
+Colours alternate game by game (our network is black in even-numbered
+games). The network plays with `PolicyPlayer` (no search); the opponent is a
+subprocess spoken to in GTP. A game ends with two passes in a row, a
+resignation, or the move cap. Finished games are scored by the opponent's
+`final_score` when it has that command (GNU Go's scoring removes dead
+stones), else by Tromp-Taylor area scoring of the final board (every stone
+counts as alive). Every game is saved as SGF. The summary gives our wins with
+a Wilson 95% interval.
+"""
+import math
+import shlex
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+from sgfmill import sgf
+
+from apps.go.go import BLACK, WHITE, IllegalMove, Position, opponent
+from apps.go.gtp_engine import format_vertex, parse_vertex
+from shared.errors import UserError
+
+
+class GtpProcess:
+    """A GTP engine in a subprocess; `ask(command)` returns the reply text or raises RuntimeError."""
+
+    def __init__(self, command):
+        try:
+            self.process = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        except (OSError, ValueError) as error:
+            raise UserError(f"--opponent {command!r}: cannot start it ({error})") from None
+        self.command = command
+        try:
+            self.ask("protocol_version")
+        except RuntimeError as error:
+            raise UserError(f"--opponent {command!r}: does not speak GTP ({error})") from None
+
+    def ask(self, command):
+        try:
+            self.process.stdin.write(command + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise RuntimeError(f"the engine exited before {command!r}") from None
+        lines = []
+        while True:
+            line = self.process.stdout.readline()
+            if line == "":
+                raise RuntimeError(f"the engine exited while answering {command!r}")
+            if line.strip() == "" and lines:
+                break
+            if line.strip():
+                lines.append(line.rstrip("\n"))
+        reply = "\n".join(lines)
+        if reply.startswith("?"):
+            raise RuntimeError(f"{command!r} refused: {reply[1:].strip()}")
+        return reply[1:].strip()
+
+    def knows(self, command):
+        return self.ask(f"known_command {command}") == "true"
+
+    def close(self):
+        try:
+            self.ask("quit")
+        except RuntimeError:
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def area_score(position):
+    """Tromp-Taylor area score, black minus white minus komi: stones plus empty
+    regions that touch only one colour. No dead-stone removal."""
+    size = position.size
+    board = position.board
+    score = int((board == BLACK).sum()) - int((board == WHITE).sum())
+    seen = np.zeros(size * size, bool)
+    for start in np.flatnonzero(board == 0).tolist():
+        if seen[start]:
+            continue
+        region, borders, stack = 0, set(), [start]
+        seen[start] = True
+        while stack:
+            index = stack.pop()
+            region += 1
+            row, col = divmod(index, size)
+            for r, c in ((row - 1, col), (row + 1, col), (row, col - 1), (row, col + 1)):
+                if 0 <= r < size and 0 <= c < size:
+                    other = r * size + c
+                    if board[other] == 0 and not seen[other]:
+                        seen[other] = True
+                        stack.append(other)
+                    elif board[other]:
+                        borders.add(int(board[other]))
+        if borders == {BLACK}:
+            score += region
+        elif borders == {WHITE}:
+            score -= region
+    return score - position.komi
+
+
+def parse_score(text):
+    """GTP final_score text ("B+3.5", "W+R", "0") -> black's margin (+inf/-inf for resignations)."""
+    text = text.strip().upper()
+    if text in ("0", "DRAW", "JIGO"):
+        return 0.0
+    if len(text) < 3 or text[0] not in "BW" or text[1] != "+":
+        raise ValueError(f"cannot read score {text!r}")
+    value = math.inf if text[2:] in ("R", "RESIGN") else float(text[2:])
+    return value if text[0] == "B" else -value
+
+
+def wilson_interval(wins, games, z=1.96):
+    """95% Wilson score interval for a win rate."""
+    if games == 0:
+        return 0.0, 1.0
+    p = wins / games
+    centre = (p + z * z / (2 * games)) / (1 + z * z / games)
+    half = z * math.sqrt(p * (1 - p) / games + z * z / (4 * games * games)) / (1 + z * z / games)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def play_game(player, engine, our_colour, size=19, komi=7.5, max_moves=500):
+    """One game; returns a dict with the moves, who won, the score and how the game ended."""
+    engine.ask(f"boardsize {size}")
+    engine.ask("clear_board")
+    engine.ask(f"komi {komi}")
+    position = Position(size, komi=komi)
+    moves, passes, ended, resigned = [], 0, "move cap", None
+    colour = BLACK
+    while len(moves) < max_moves:
+        if colour == our_colour:
+            move = player(position, colour)
+            engine.ask(f"play {'b' if colour == BLACK else 'w'} {format_vertex(move)}")
+        else:
+            reply = engine.ask(f"genmove {'b' if colour == BLACK else 'w'}").lower()
+            if reply == "resign":
+                ended, resigned = "resignation", colour
+                break
+            move = parse_vertex(reply, size)
+        try:
+            position.play(move, colour)
+        except IllegalMove as error:
+            raise RuntimeError(f"move {len(moves) + 1} is illegal on our board: {error}") from None
+        moves.append((colour, move))
+        passes = passes + 1 if move is None else 0
+        colour = opponent(colour)
+        if passes == 2:
+            ended = "two passes"
+            break
+    if resigned is not None:
+        margin, score_text, scorer = (math.inf if resigned == WHITE else -math.inf), \
+            f"{'B' if resigned == WHITE else 'W'}+R", "resignation"
+    elif engine.knows("final_score"):
+        score_text, scorer = engine.ask("final_score"), "opponent final_score"
+        margin = parse_score(score_text)
+    else:
+        margin, scorer = area_score(position), "Tromp-Taylor area"
+        score_text = "0" if margin == 0 else f"{'B' if margin > 0 else 'W'}+{abs(margin):g}"
+    winner = BLACK if margin > 0 else WHITE if margin < 0 else 0
+    return {"moves": moves, "winner": winner, "black_margin": margin, "result": score_text, "ended": ended,
+            "scorer": scorer, "our_colour": our_colour, "we_won": winner == our_colour, "size": size, "komi": komi}
+
+
+def save_sgf(game, path, our_name, their_name):
+    record = sgf.Sgf_game(game["size"])
+    root = record.get_root()
+    root.set("KM", game["komi"])
+    black, white = (our_name, their_name) if game["our_colour"] == BLACK else (their_name, our_name)
+    root.set("PB", black)
+    root.set("PW", white)
+    root.set("RE", game["result"] if game["result"] != "0" else "0")
+    root.set("GC", f"ended by {game['ended']}; scored by {game['scorer']}")
+    for colour, move in game["moves"]:
+        record.extend_main_sequence().set_move("b" if colour == BLACK else "w", move)
+    Path(path).write_bytes(record.serialise())
+
+
+def match(player, opponent_command, games, out_dir, size=19, komi=7.5, max_moves=500, our_name="policy",
+          log=print):
+    """Play `games` games with alternating colours; returns the summary dict."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    engine = GtpProcess(opponent_command)
+    their_name = engine.ask("name") if engine.knows("name") else opponent_command
+    results = []
+    try:
+        for number in range(games):
+            our_colour = BLACK if number % 2 == 0 else WHITE
+            started = time.time()
+            game = play_game(player, engine, our_colour, size, komi, max_moves)
+            path = out_dir / f"game{number + 1:03d}.sgf"
+            save_sgf(game, path, our_name, their_name)
+            results.append({k: v for k, v in game.items() if k != "moves"} | {
+                "game": number + 1, "sgf": str(path), "length": len(game["moves"]),
+                "seconds": round(time.time() - started, 1),
+                "our_colour": "black" if our_colour == BLACK else "white",
+                "winner": {BLACK: "black", WHITE: "white", 0: "draw"}[game["winner"]],
+                "black_margin": game["black_margin"] if math.isfinite(game["black_margin"]) else str(game["black_margin"])})
+            log(f"game {number + 1}: policy {results[-1]['our_colour']}, {game['result']} "
+                f"({'win' if game['we_won'] else 'loss'}; {len(game['moves'])} moves, {game['ended']})")
+    finally:
+        engine.close()
+    wins = sum(r["we_won"] for r in results)
+    low, high = wilson_interval(wins, len(results))
+    return {"games": len(results), "wins": wins, "losses": len(results) - wins, "win_rate": wins / max(1, len(results)),
+            "win_rate_95ci": [round(low, 4), round(high, 4)], "opponent": opponent_command,
+            "opponent_name": their_name, "results": results}

@@ -1,0 +1,118 @@
+"""`run.py go predict`: the policy's top moves at one position of an SGF game.
+
+The position is the one before move N (1-based: move N is the move to
+predict). Prints the top-k moves with probabilities (and the move actually
+played, if any), an ASCII board with the top moves marked 1..k, and writes a
+PNG heatmap of the policy over the board.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from apps.go.features import features
+from apps.go.go import BLACK, IllegalMove
+from apps.go.gtp_engine import COLUMNS, format_vertex
+from apps.go.sgf_wrapper import BadGame, parse_sgf, start_position
+from shared.errors import UserError
+
+
+def position_before(sgf_path, move_number):
+    """(position, the move played there or None) before move `move_number` of the main line."""
+    path = Path(sgf_path)
+    if not path.is_file():
+        raise UserError(f"{path}: SGF file not found")
+    try:
+        record = parse_sgf(path.read_bytes())
+        position = start_position(record)
+    except BadGame as error:
+        raise UserError(f"{path}: {error}") from None
+    if record.size != 19:
+        raise UserError(f"{path}: board size {record.size}; the policy network plays 19x19")
+    total = len(record.moves)
+    if not 1 <= move_number <= total + 1:
+        raise UserError(f"{path}: --move {move_number} is past the end of the game "
+                        f"(it has {total} moves; use 1..{total + 1})")
+    for number, (colour, point) in enumerate(record.moves[:move_number - 1], start=1):
+        if colour != position.to_play:
+            position.to_play, position.ko = colour, None
+        try:
+            position.play(point, colour)
+        except IllegalMove as error:
+            raise UserError(f"{path}: illegal move {number}: {error}") from None
+    played = record.moves[move_number - 1] if move_number <= total else None
+    if played is not None and played[0] != position.to_play:
+        position.to_play, position.ko = played[0], None
+    return position, (played[1] if played else None)
+
+
+def top_moves(probabilities, k):
+    order = np.argsort(-probabilities)[:k]
+    return [(divmod(int(i), 19), float(probabilities[i])) for i in order]
+
+
+def ascii_board(position, top):
+    """The board (X black, O white) with the top moves marked 1..9, top row first."""
+    marks = {point: str(rank + 1) for rank, (point, _) in enumerate(top[:9])}
+    header = "   " + " ".join(COLUMNS[:19])
+    lines = [header]
+    for row in range(18, -1, -1):
+        cells = [marks.get((row, col), ".XO"[position.board[row * 19 + col]]) for col in range(19)]
+        lines.append(f"{row + 1:2d} " + " ".join(cells) + f" {row + 1}")
+    lines.append(header)
+    return "\n".join(lines)
+
+
+def heatmap_png(position, probabilities, path, title, played=None):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = probabilities.reshape(19, 19)
+    fig, ax = plt.subplots(figsize=(7, 7))
+    ax.set_facecolor("#dcb35c")
+    image = ax.imshow(grid, origin="lower", cmap="magma_r", alpha=0.85, extent=(-0.5, 18.5, -0.5, 18.5))
+    for i in range(19):
+        ax.plot([0, 18], [i, i], color="k", lw=0.4, zorder=1)
+        ax.plot([i, i], [0, 18], color="k", lw=0.4, zorder=1)
+    for index in np.flatnonzero(position.board):
+        row, col = divmod(int(index), 19)
+        colour = "black" if position.board[index] == BLACK else "white"
+        ax.add_patch(plt.Circle((col, row), 0.45, facecolor=colour, edgecolor="k", lw=0.6, zorder=2))
+    if played is not None:
+        ax.add_patch(plt.Circle((played[1], played[0]), 0.5, fill=False, edgecolor="cyan", lw=2.5, zorder=3))
+    ax.set_xticks(range(19), list(COLUMNS[:19]))
+    ax.set_yticks(range(19), [str(i + 1) for i in range(19)])
+    ax.set_xlim(-0.6, 18.6)
+    ax.set_ylim(-0.6, 18.6)
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="move probability")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def predict(model, sgf_path, move_number, k=5, heatmap=None, ensemble=False):
+    """A dict: to_play, top moves, the played move and its probability; writes the heatmap."""
+    from apps.go.policy import SENSIBLE, move_probabilities
+    position, played = position_before(sgf_path, move_number)
+    planes = features(position)
+    legal = [i for i in range(361) if position.board[i] == 0 and position.is_legal(divmod(i, 19))]
+    if not legal:
+        raise UserError(f"{sgf_path}: move {move_number}: no legal move on the board for "
+                        f"{'black' if position.to_play == BLACK else 'white'} (only pass)")
+    probabilities = move_probabilities(model, planes[None], ensemble)[0]
+    top = top_moves(probabilities, k)
+    result = {
+        "sgf": str(sgf_path), "move": move_number, "to_play": "black" if position.to_play == BLACK else "white",
+        "top": [{"move": format_vertex(p), "probability": round(q, 5)} for p, q in top],
+        "played": format_vertex(played) if played else None,
+        "played_probability": float(probabilities[played[0] * 19 + played[1]]) if played else None,
+        "played_rank": int((probabilities > probabilities[played[0] * 19 + played[1]]).sum()) + 1 if played else None,
+        "sensible_moves": int(planes[..., SENSIBLE].sum()),
+    }
+    if heatmap:
+        heatmap_png(position, probabilities, heatmap,
+                    f"{Path(sgf_path).name}, move {move_number}, {result['to_play']} to play", played)
+        result["heatmap"] = str(heatmap)
+    return result, ascii_board(position, top)

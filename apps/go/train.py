@@ -1,0 +1,163 @@
+"""`run.py go train`: the policy network on prepared KGS records.
+
+Data: `GameRecords` replays the prepared games and featurizes positions on
+the fly (random one-of-8 symmetry per example); `--input-workers` generators
+over disjoint game shards run in parallel tf.data threads. Validation is a
+fixed random sample of positions from the validation games.
+
+Schedules:
+* `modern` (default): AdamW, 2% linear warm-up then cosine decay to zero over
+  the whole run, batch 64.
+* `paper`: AlphaGo's plain SGD (no momentum), learning rate 0.003 halved every
+  `--halve-every` steps (80M in the paper), batch 16.
+
+An "epoch" is `--steps-per-epoch` steps of the endless shuffled stream: the
+unit of checkpoints, validation and `--resume`.
+"""
+import time
+
+import numpy as np
+
+from apps.go import models
+from apps.go.prepare import GameRecords
+from shared import cli as common
+from shared.errors import UserError
+
+APP = "go"
+SCHEDULES = {  # name -> (batch size, learning rate)
+    "modern": (64, 1e-3),
+    "paper": (16, 0.003),
+}
+
+
+def make_optimizer(schedule, learning_rate, total_steps, halve_every):
+    import keras
+    if schedule == "paper":
+        rate = keras.optimizers.schedules.ExponentialDecay(learning_rate, halve_every, 0.5, staircase=True)
+        return keras.optimizers.SGD(rate, momentum=0.0)
+    warmup = max(1, total_steps // 50)
+    rate = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=max(1, total_steps - warmup),
+                                                  warmup_target=learning_rate, warmup_steps=warmup)
+    return keras.optimizers.AdamW(rate, weight_decay=1e-4)
+
+
+def compile_policy(model, optimizer):
+    import keras
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5")])
+
+
+def training_dataset(records, batch_size, seed, workers):
+    import tensorflow as tf
+    dataset = records.tf_dataset(workers=workers, seed=seed, random_symmetry=True, repeat=True)
+    return (dataset.batch(batch_size, drop_remainder=True)
+            .map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def input_rate(dataset, positions, batch_size):
+    """Positions per second the input pipeline delivers (after a warm-up batch)."""
+    iterator = iter(dataset)
+    next(iterator)
+    batches = max(1, positions // batch_size)
+    started = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    return batches * batch_size / (time.perf_counter() - started)
+
+
+class StepRate:
+    """Keras callback: training positions per second, excluding validation and saving."""
+
+    def __new__(cls, batch_size):
+        import keras
+
+        class _StepRate(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.seconds, self.steps = 0.0, 0
+
+            def on_train_batch_begin(self, batch, logs=None):
+                self._started = time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                if batch > 0:  # the first step of each epoch includes tracing / iterator start
+                    self.seconds += time.perf_counter() - self._started
+                    self.steps += 1
+
+            def rate(self):
+                return self.steps * batch_size / self.seconds if self.seconds else None
+        return _StepRate()
+
+
+def save_function(config):
+    from shared.modelio import save_model
+
+    def save(model, path):
+        return save_model(model, path, app=APP, config=config,
+                          preprocessing={"features": "alphago48", "board_size": int(model.input_shape[1])})
+    return save
+
+
+def _epochs_done(out):
+    from pathlib import Path
+    log = Path(out) / "log.csv"
+    return max(0, len(log.read_text().splitlines()) - 1) if log.exists() else 0
+
+
+def train(args):
+    """Train the policy network; writes model.keras (best validation top-1), logs and metrics to --out."""
+    from shared import training
+
+    num_layers, filters = models.preset_shape(args.preset, args.layers, args.filters)
+    batch_size = args.batch_size or SCHEDULES[args.schedule][0]
+    learning_rate = args.learning_rate or SCHEDULES[args.schedule][1]
+    for name in ("epochs", "steps_per_epoch", "val_positions", "input_workers"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    training.set_seed(args.seed)
+    training.set_precision(args.mixed_bfloat16)
+    train_records = GameRecords(args.data, "train")
+    val_records = GameRecords(args.data, "validation")
+    if args.limit:
+        train_records._games = train_records._games[:args.limit]  # first N games: quick runs and tests
+    if len(train_records) == 0 or len(val_records) == 0:
+        raise UserError(f"{args.data}: needs training and validation games "
+                        f"(has {len(train_records)} / {len(val_records)})")
+    # A resumed run continues the data stream with a new seed instead of replaying the same positions.
+    data_seed = args.seed + (_epochs_done(args.out) if args.resume else 0)
+    train_ds = training_dataset(train_records, batch_size, data_seed, args.input_workers)
+    val_x, val_y = val_records.sample(args.val_positions, seed=args.seed)
+    val_ds = (val_x.astype(np.float32), val_y)
+
+    model = models.build_policy(num_layers, filters)
+    total_steps = args.epochs * args.steps_per_epoch
+    compile_policy(model, make_optimizer(args.schedule, learning_rate, total_steps, args.halve_every))
+
+    pipeline_rate = input_rate(train_ds, args.measure_positions, batch_size)
+    print(f"input pipeline: {pipeline_rate:.0f} positions/s ({args.input_workers} worker(s))", flush=True)
+    config = common.training_config(args, layers=num_layers, filters=filters, batch_size=batch_size,
+                                    learning_rate=learning_rate, parameters=model.count_params(),
+                                    train_games=len(train_records), validation_games=len(val_records),
+                                    data_seed=data_seed)
+    rate = StepRate(batch_size)
+    metrics = training.fit(
+        model, train_ds, val_ds, out_dir=args.out, epochs=args.epochs, config=config,
+        save=save_function(config), resume=args.resume, patience=args.patience,
+        time_budget_s=args.time_budget and args.time_budget * 60, callbacks=[rate],
+        steps_per_epoch=args.steps_per_epoch, validation_batch_size=256,
+        verbose=2 if args.quiet else "auto")
+    # Every epoch of this run and of the runs it resumed is a row of log.csv.
+    steps_done = _epochs_done(args.out) * args.steps_per_epoch
+    metrics.update(input_positions_per_s=round(pipeline_rate, 1),
+                   train_positions_per_s=rate.rate() and round(rate.rate(), 1),
+                   positions_seen_total=steps_done * batch_size)
+    training.write_json(f"{args.out}/metrics.json", metrics)
+    best = metrics["best_val_accuracy"]
+    print(f"input pipeline {pipeline_rate:.0f} positions/s; training {metrics['train_positions_per_s'] or '-'} "
+          f"positions/s; positions seen {metrics['positions_seen_total']}; best val top-1 "
+          f"{'-' if best is None else f'{best:.4f}'} at epoch {metrics['best_epoch']}; model: {metrics['model']}")
+    if rate.rate() and pipeline_rate < rate.rate():
+        print(f"warning: the input pipeline ({pipeline_rate:.0f}/s) is slower than training "
+              f"({rate.rate():.0f}/s); raise --input-workers")
+    return 0

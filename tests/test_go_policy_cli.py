@@ -1,0 +1,154 @@
+"""`run.py go train / evaluate / predict / match` end to end on tiny data, the match
+scoring helpers, and bad inputs (no legal move, move past the end, another app's model)."""
+import json
+
+import keras
+import numpy as np
+import pytest
+from sgfmill import sgf
+
+import run
+from conftest_go import needs_gnugo, GNUGO, random_game
+from apps.go import prepare
+from apps.go.go import BLACK, WHITE, from_ascii
+from apps.go.match import area_score, match, parse_score, wilson_interval
+from apps.go.models import build_policy
+from apps.go.policy import PolicyPlayer
+from shared.modelio import save_model
+
+
+def _sgf(seed, moves=40):
+    game = sgf.Sgf_game(19)
+    game.get_root().set("KM", 6.5)
+    for position, move in random_game(19, moves, seed)[:-1]:
+        game.extend_main_sequence().set_move("b" if position.to_play == BLACK else "w", move)
+    return game.serialise()
+
+
+@pytest.fixture(scope="module")
+def games(tmp_path_factory):
+    """A folder of 16 random-game SGFs plus one broken file, and its prepared records."""
+    root = tmp_path_factory.mktemp("policy")
+    folder = root / "sgf"
+    folder.mkdir()
+    for seed in range(16):
+        (folder / f"g{seed:02d}.sgf").write_bytes(_sgf(seed))
+    records = root / "records"
+    summary = prepare.prepare([folder], records, val_fraction=0.3)
+    assert summary["train_games"] and summary["validation_games"]
+    (folder / "zz_broken.sgf").write_bytes(b"(;GM[1]SZ[19];B[dd];W[")
+    return root
+
+
+def _run(argv, capsys):
+    code = run.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def trained(games):
+    out = games / "run"
+    assert run.main(["go", "train", "--data", str(games / "records"), "--layers", "3", "--filters", "8",
+                     "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "16", "--val-positions", "32",
+                     "--measure-positions", "64", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_train_writes_model_metrics_and_both_rates(trained, games, capsys):
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert (trained / "model.keras").exists() and metrics["last_epoch"] == 2
+    assert metrics["input_positions_per_s"] > 0 and metrics["train_positions_per_s"] > 0
+    assert metrics["positions_seen_total"] == 2 * 3 * 16
+    config = json.loads((trained / "config.json").read_text())
+    assert config["layers"] == 3 and config["filters"] == 8 and config["schedule"] == "modern"
+    # A finished run has no epoch checkpoint left (shared.training.fit), so --resume says so.
+    code, _, err = _run(["go", "train", "--data", str(games / "records"), "--epochs", "3", "--out", str(trained),
+                         "--resume"], capsys)
+    assert code == 2 and "no unfinished training run" in err
+
+
+def test_evaluate_counts_every_non_pass_move_and_skips_broken_games(trained, games, capsys):
+    code, out, err = _run(["go", "evaluate", "--model", str(trained / "model.keras"), "--data",
+                           str(games / "sgf"), "--json"], capsys)
+    assert code == 0
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["n"] == 16 * 40 and result["accuracy"] == result["top1"] <= result["top5"] <= 1
+    assert sum(b["n"] for b in result["top1_by_move_number"].values()) == result["n"]
+    assert set(result["top1_by_move_number"]) == {"1-50"}
+    assert [s["game"] for s in result["skipped_games"]] == ["zz_broken.sgf"] and "zz_broken" in err
+    code, out, _ = _run(["go", "evaluate", "--model", str(trained / "model.keras"), "--data",
+                         str(games / "records"), "--ensemble", "--json"], capsys)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and result["ensemble"] and result["n"] % 40 == 0
+
+
+def test_predict_prints_top_moves_board_and_heatmap(trained, games, tmp_path, capsys):
+    heatmap = tmp_path / "h.png"
+    code, out, _ = _run(["go", "predict", "--model", str(trained / "model.keras"), "--sgf",
+                         str(games / "sgf" / "g03.sgf"), "--move", "10", "--top", "3", "--heatmap", str(heatmap),
+                         "--json"], capsys)
+    assert code == 0
+    result = json.loads(out.strip().splitlines()[-1])
+    assert len(result["top"]) == 3 and result["to_play"] == "white" and result["played"]
+    probabilities = [entry["probability"] for entry in result["top"]]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert "A B C D E F G H J K L M N O P Q R S T" in out and " 1 " in out
+    assert heatmap.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_inputs_give_clear_errors(trained, games, tmp_path, capsys):
+    model = str(trained / "model.keras")
+    code, _, err = _run(["go", "predict", "--model", model, "--sgf", str(games / "sgf" / "g01.sgf"),
+                         "--move", "500"], capsys)
+    assert code == 2 and "past the end of the game (it has 40 moves" in err
+    # Black to move, every empty point is suicide: no legal move.
+    white = "".join(f"[{chr(97 + c)}{chr(97 + r)}]" for r in range(19) for c in range(19)
+                    if not (r % 3 == 1 and c % 3 == 1))
+    (tmp_path / "full.sgf").write_text(f"(;GM[1]SZ[19]PL[B]AW{white})")
+    code, _, err = _run(["go", "predict", "--model", model, "--sgf", str(tmp_path / "full.sgf"), "--move", "1"],
+                        capsys)
+    assert code == 2 and "no legal move" in err
+    other = save_model(build_policy(3, 4), tmp_path / "other.keras", app="image")
+    code, _, err = _run(["go", "evaluate", "--model", str(other), "--data", str(games / "sgf")], capsys)
+    assert code == 2 and "model of the 'image' app" in err
+    code, _, err = _run(["go", "evaluate", "--model", model, "--data", str(tmp_path / "missing")], capsys)
+    assert code == 2 and "no such file" in err
+    code, _, err = _run(["go", "train", "--data", str(tmp_path), "--out", str(tmp_path / "r")], capsys)
+    assert code == 2 and "index.npz" in err
+    code, _, err = _run(["go", "match", "--model", model, "--opponent", "/nonexistent/engine --gtp"], capsys)
+    assert code == 2 and "cannot start" in err
+
+
+def test_scoring_helpers():
+    board = from_ascii("""
+        . X O .
+        . X O .
+        . X O .
+        . X O .""", komi=0.5)
+    assert area_score(board) == 8 - 8 - 0.5
+    board = from_ascii("""
+        . X . .
+        X X O O
+        . X O .
+        . X O .""", komi=0.5)
+    assert area_score(board) == (5 + 1 + 2) - (4 + 2) - 0.5  # the two top-right points touch both: neutral
+    assert parse_score("B+3.5") == 3.5 and parse_score("W+12") == -12 and parse_score("0") == 0
+    assert parse_score("W+R") == -np.inf
+    low, high = wilson_interval(5, 10)
+    assert low == pytest.approx(0.2366, abs=1e-3) and high == pytest.approx(0.7634, abs=1e-3)
+    assert wilson_interval(0, 10)[0] == 0.0
+
+
+@needs_gnugo
+def test_match_against_gnugo_alternates_colours_and_saves_sgfs(tmp_path):
+    keras.utils.set_random_seed(0)
+    player = PolicyPlayer(build_policy(3, 8, board_size=9))
+    summary = match(player, f"{GNUGO} --mode gtp --level 0", 2, tmp_path, size=9, komi=5.5, max_moves=30,
+                    log=lambda line: None)
+    assert summary["games"] == 2 and summary["wins"] + summary["losses"] == 2
+    assert [r["our_colour"] for r in summary["results"]] == ["black", "white"]
+    for result in summary["results"]:
+        assert result["scorer"] in ("opponent final_score", "resignation")
+        game = sgf.Sgf_game.from_bytes((tmp_path / f"game{result['game']:03d}.sgf").read_bytes())
+        assert game.get_root().get("RE") == result["result"] and len(game.get_main_sequence()) - 1 == result["length"]
