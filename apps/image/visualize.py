@@ -153,8 +153,8 @@ def style_losses(net, rgb, content_targets, style_targets, content_layer, style_
     return content, style
 
 
-def style_transfer(net, content_rgb, style_rgb, content_layer, style_layers, steps=100, learning_rate=4.0,
-                   content_weight=1.0, style_weight=1e4, tv_weight=1e-2):
+def style_transfer(net, content_rgb, style_rgb, content_layer, style_layers, steps=100, learning_rate=10.0,
+                   content_weight=1.0, style_weight=1e5, tv_weight=1e-2):
     """The content picture repainted in the style of the style picture.
 
     Starts from the content picture; Adam on the pixels. Returns (picture, history)
