@@ -269,7 +269,8 @@ def write_maximized(model, meta, targets, out, args, name=None):
                                   seed=args.seed)
         pictures.append(viz.input_picture(x[0], viz.spatial_rank(model), low, high))
         titles.append(f"{_label(target, meta)}\n{history[0]:.3g}->{history[-1]:.3g}")
-    name = name or "maximize_" + "_".join(t.describe().split(" ")[0].replace(":", "-") for t in targets[:3])
+    name = name or "maximize_" + "_".join(f"class{t.index}" if t.kind == "class" else f"{t.layer}-{t.index}"
+                                          for t in targets[:3]) + ("_etc" if len(targets) > 3 else "")
     regs = _regularizers(args)
     return viz.grid_png(pictures, Path(out) / f"{name}.png", titles=titles, ncols=min(len(pictures), 5),
                         shared_range=(0, 1), suptitle=f"activation maximization (L1 {regs.l1}, TV {regs.tv}, "
