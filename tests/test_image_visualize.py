@@ -122,3 +122,11 @@ def test_cli_standard_set(tiny_model_file, tmp_path):
     assert run.main(["image", "visualize", "--model", str(tiny_model_file), "--out", str(out),
                      "--steps", "3", "--backbone", "model"]) == 0
     assert {"filters.png", "maximize_classes.png", "saliency_gradcam.png"} <= set(_pngs(out))
+
+
+@needs_data("image", "photos", "chelsea.png")
+def test_photos_are_registered_and_verified():
+    import datasets
+    paths = datasets.fetch("photos")
+    assert [p.name for p in paths] == list(iv.PHOTOS)
+    assert iv.load_rgb(iv.photo("chelsea.png"), 64).shape == (43, 64, 3)  # 451x300 shrunk to 64 wide
