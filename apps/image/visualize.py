@@ -153,8 +153,8 @@ def style_losses(net, rgb, content_targets, style_targets, content_layer, style_
     return content, style
 
 
-def style_transfer(net, content_rgb, style_rgb, content_layer, style_layers, steps=100, learning_rate=4.0,
-                   content_weight=1.0, style_weight=1e4, tv_weight=1e-2):
+def style_transfer(net, content_rgb, style_rgb, content_layer, style_layers, steps=100, learning_rate=10.0,
+                   content_weight=1.0, style_weight=1e5, tv_weight=1e-2):
     """The content picture repainted in the style of the style picture.
 
     Starts from the content picture; Adam on the pixels. Returns (picture, history)
@@ -269,7 +269,8 @@ def write_maximized(model, meta, targets, out, args, name=None):
                                   seed=args.seed)
         pictures.append(viz.input_picture(x[0], viz.spatial_rank(model), low, high))
         titles.append(f"{_label(target, meta)}\n{history[0]:.3g}->{history[-1]:.3g}")
-    name = name or "maximize_" + "_".join(t.describe().split(" ")[0].replace(":", "-") for t in targets[:3])
+    name = name or "maximize_" + "_".join(f"class{t.index}" if t.kind == "class" else f"{t.layer}-{t.index}"
+                                          for t in targets[:3]) + ("_etc" if len(targets) > 3 else "")
     regs = _regularizers(args)
     return viz.grid_png(pictures, Path(out) / f"{name}.png", titles=titles, ncols=min(len(pictures), 5),
                         shared_range=(0, 1), suptitle=f"activation maximization (L1 {regs.l1}, TV {regs.tv}, "
