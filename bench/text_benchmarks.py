@@ -54,6 +54,8 @@ def main():
     parser.add_argument("--out", default="runs/text_benchmarks")
     parser.add_argument("--data-dir")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--collect", action="store_true",
+                        help="train nothing: build the table from the crossval.json files already in --out")
     args = parser.parse_args()
 
     import run
@@ -70,12 +72,14 @@ def main():
                 argv += ["--time-budget", str(args.time_budget)]
             if args.data_dir:
                 argv += ["--data-dir", args.data_dir]
-            if run.main(argv) != 0:
+            if not args.collect and run.main(argv) != 0:
                 continue
-            row[task] = json.loads((out / "crossval.json").read_text())
+            if (out / "crossval.json").exists():
+                row[task] = json.loads((out / "crossval.json").read_text())
     print("\n### Text benchmarks: accuracy (%)\n")
     print(table(results, args.tasks))
-    print(f"\nOurs: GloVe 6B 50d (Kim used 300-d GoogleNews word2vec), {args.epochs} epochs at most, "
+    print(f"\nOurs: GloVe 6B 50d (Kim used 300-d GoogleNews word2vec), {args.epochs} epochs at most"
+          f"{f' and {args.time_budget} min' if args.time_budget else ''} per training run, "
           f"epoch chosen on a dev tenth of each training part; MR/Subj/CR/MPQA by stratified CV, "
           f"TREC on its 500-question test set. Command: `python bench/text_benchmarks.py "
           f"{' '.join(sys.argv[1:])}`.")
