@@ -41,7 +41,6 @@ def feature_rate(paths, config, workers):
 
 def training_rate(arch, input_shape, num_classes, batch_size, steps):
     import numpy as np
-    import tensorflow as tf
 
     from apps.speech import models
     # the shipped models' configuration (models/speech_*.md)

@@ -15,7 +15,6 @@ to put it.
 import dataclasses
 import hashlib
 import os
-import shutil
 import tempfile
 import urllib.request
 from pathlib import Path

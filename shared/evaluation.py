@@ -33,9 +33,8 @@ def classification_metrics(y_true, probabilities, class_names, top_k=(5,)):
 
 def confusion_matrix_png(y_true, y_pred, class_names, path, title=None):
     """Write a confusion-matrix PNG (counts) to `path`."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from shared.plots import pyplot, save_figure
+    plt = pyplot()
 
     size = max(5, 0.5 * len(class_names) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
@@ -44,10 +43,7 @@ def confusion_matrix_png(y_true, y_pred, class_names, path, title=None):
         ax=ax, colorbar=False, xticks_rotation=45, values_format="d")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def print_json_line(obj):

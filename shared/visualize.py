@@ -27,6 +27,7 @@ from keras import ops
 from scipy import ndimage
 
 from shared.errors import UserError
+from shared.plots import pyplot, save_figure
 
 CONV_TYPES = (keras.layers.Conv1D, keras.layers.Conv2D)
 
@@ -285,13 +286,6 @@ def target_score(model, target, x):
 
 # ---------------------------------------------------------------- pictures
 
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def to_display(x, low=None, high=None):
     """A 2D map (H, W), an RGB image (H, W, 3) or a 1D signal made displayable:
     floats in [0, 1] (scaled by low/high, or by its own min/max)."""
@@ -317,7 +311,7 @@ def grid_png(pictures, path, titles=None, cmap="gray", ncols=None, suptitle=None
              shared_range=None, dpi=80, origin="upper"):
     """Save pictures (2D arrays or RGB) in a grid; returns the path.
     origin="lower" puts row 0 at the bottom (Go boards)."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(pictures)
     ncols = ncols or min(n, 8)
     nrows = -(-n // ncols)
@@ -342,12 +336,7 @@ def grid_png(pictures, path, titles=None, cmap="gray", ncols=None, suptitle=None
             ax.set_title(titles[i], fontsize=8)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=dpi)
 
 
 def filter_grid_png(model, path, layer=None, max_filters=64, max_channels=8):
@@ -411,7 +400,7 @@ def activation_maps_png(model, layer, x, path, max_maps=32):
 
 def heatmap_overlay_png(image, heat, path, title="", cmap="jet", alpha=0.45):
     """The input picture with a heat map (same spatial shape) on top, side by side with it."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
     for ax in axes:
         ax.imshow(image, cmap=None if np.ndim(image) == 3 else "gray", aspect="auto" if image.shape[1] > 4 *
@@ -419,11 +408,7 @@ def heatmap_overlay_png(image, heat, path, title="", cmap="jet", alpha=0.45):
         ax.axis("off")
     axes[1].imshow(heat, cmap=cmap, alpha=alpha, aspect="auto" if heat.shape[1] > 4 * heat.shape[0] else "equal")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def input_picture(x, rank, low, high):

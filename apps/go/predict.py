@@ -63,9 +63,8 @@ def ascii_board(position, top):
 
 
 def heatmap_png(position, probabilities, path, title, played=None):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from shared.plots import pyplot, save_figure
+    plt = pyplot()
 
     grid = probabilities.reshape(19, 19)
     fig, ax = plt.subplots(figsize=(7, 7))
@@ -86,9 +85,7 @@ def heatmap_png(position, probabilities, path, title, played=None):
     ax.set_ylim(-0.6, 18.6)
     ax.set_title(title)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="move probability")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
     return path
 
 

@@ -16,12 +16,12 @@ GTP row 1 (the bottom), so boards are drawn with row 0 at the bottom.
 Wire it into `run.py go visualize` with `planes_for(...)` from the featurizer;
 the functions themselves take arrays, so they are tested on a random model.
 """
-from pathlib import Path
 
 import numpy as np
 
 from apps.go.features import FEATURES
 from shared import visualize as viz
+from shared.plots import pyplot, save_figure
 
 SIZE = 19
 
@@ -67,18 +67,14 @@ def _draw_board(ax, planes):
 
 
 def _board_figure(heat, planes, path, title, cmap="Reds", mark=None):
-    plt = viz._pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 5.2))
     ax.imshow(heat, cmap=cmap, origin="lower", extent=(-0.5, SIZE - 0.5, -0.5, SIZE - 0.5), zorder=0)
     _draw_board(ax, planes)
     if mark is not None:
         ax.scatter([mark[1]], [mark[0]], s=160, facecolors="none", edgecolors="blue", linewidths=2, zorder=4)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def policy_heatmap_png(model, planes, path, title="policy", top=5):
@@ -108,7 +104,7 @@ def plane_saliency_png(model, planes, move, path, top=12):
     importance, grad = plane_saliency(model, planes, move)
     names = plane_names(len(importance))
     order = np.argsort(importance)[::-1][:top]
-    plt = viz._pyplot()
+    plt = pyplot()
     fig = plt.figure(figsize=(11, 4.2))
     bars = fig.add_subplot(1, 4, 1)
     bars.barh(range(len(order))[::-1], importance[order], color="tab:red")
@@ -123,11 +119,7 @@ def plane_saliency_png(model, planes, move, path, top=12):
         row, col = divmod(int(move), SIZE)
         ax.scatter([col], [row], s=120, facecolors="none", edgecolors="lime", linewidths=2, zorder=4)
         ax.set_title(f"d logit / d {names[plane]}", fontsize=8)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def maximize_filter_boards(model, layer, filters, steps=150, regularizers=viz.Regularizers(l1=1.0, tv=0.5)):

@@ -174,9 +174,8 @@ def demo(out_dir, minutes, data_dir):
     predict a few validation digits, and return the report section."""
     import argparse
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from shared.plots import pyplot, save_figure
+    plt = pyplot()
 
     from apps.image import data
     from shared.evaluation import classification_metrics, confusion_matrix_png
@@ -201,9 +200,7 @@ def demo(out_dir, minutes, data_dir):
         ax.imshow(image[..., 0], cmap="gray")
         ax.set_title(f"{probs.argmax()} ({probs.max():.2f})", color="green" if probs.argmax() == label else "red")
         ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(out_dir / "predictions.png", dpi=80)
-    plt.close(fig)
+    save_figure(fig, out_dir / "predictions.png")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     gallery = _visualize_for_demo(out_dir / "run" / "model.keras", out_dir / "viz", data_dir)
     return (f"## image: MNIST\n\nA VGG (width 16) trained for {(time.time() - started) / 60:.1f} min "

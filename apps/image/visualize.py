@@ -21,7 +21,6 @@ import numpy as np
 from PIL import Image
 
 from shared import visualize as viz
-from shared.errors import UserError
 
 VGG_DREAM_LAYERS = {"block4_conv3": 1.0, "block5_conv1": 0.5}
 VGG_CONTENT_LAYER = "block4_conv2"  # Gatys et al.: conv4_2

@@ -344,9 +344,8 @@ def saliency_map(model, x):
 
 def spectrogram_png(feats, saliency, path, title):
     """Log-mel spectrogram (static channel) with the saliency drawn over it."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from shared.plots import pyplot, save_figure
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     axes[0].imshow(feats[..., 0].T, origin="lower", aspect="auto", cmap="magma")
     axes[0].set(title="log-mel", xlabel="frame", ylabel="mel band")
@@ -354,10 +353,7 @@ def spectrogram_png(feats, saliency, path, title):
     axes[1].imshow(saliency.T, origin="lower", aspect="auto", cmap="jet", alpha=0.55)
     axes[1].set(title="saliency |d p / d input|", xlabel="frame")
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def saliency_command(args):

@@ -116,8 +116,6 @@ def _saver(task, classes, rule, vocab, arch):
 
 def train_once(args, task, train, dev, out_dir, verbose="auto"):
     """Train one model on (texts, labels) `train`, choosing the epoch on `dev`; returns (metrics, vocab, rule)."""
-    import keras
-
     from apps.text.data import TASKS, batches, tokenize_all
     from shared import training
 
@@ -310,7 +308,7 @@ def crossval_task(args):
     mean accuracy (JSON with --json)."""
     import tensorflow as tf
 
-    from apps.text.data import TASKS, cv_folds, load_pool, load_task, tokenize_all, batches
+    from apps.text.data import TASKS, cv_folds, load_pool, load_task
     from shared.evaluation import print_json_line
     from shared.modelio import load_model
 
@@ -369,9 +367,8 @@ def demo(out_dir, minutes, data_dir):
     a few example sentences, and return the report section."""
     import argparse
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from shared.plots import pyplot, save_figure
+    plt = pyplot()
 
     from apps.text.data import load_task
     from apps.text.models import selection_model
@@ -410,9 +407,7 @@ def demo(out_dir, minutes, data_dir):
         ax.set_ylabel("kept activation")
         rows.append(f"| {sentence} | {classes[int(p.argmax())]} {p.max():.2f} | "
                     f"{'; '.join(g for g, _ in ngrams)} |")
-    fig.tight_layout()
-    fig.savefig(out_dir / "selections.png", dpi=80)
-    plt.close(fig)
+    save_figure(fig, out_dir / "selections.png")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return (f"## text: SST-2\n\nKim's CNN (filters 3, 4, 5 x 100, GloVe 50d in a static and a fine-tuned "
             f"channel) trained for {(time.time() - started) / 60:.1f} min on the 6,920 SST-2 training "
