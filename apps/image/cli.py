@@ -23,7 +23,9 @@ def register(subparsers):
     train.add_argument("--dataset", choices=["mnist", "fashion"], default="mnist")
     train.add_argument("--arch", choices=["lenet5", "vgg", "resnet"], default="vgg")
     train.add_argument("--width", type=common.positive_int, default=32, help="filters in the first stage")
-    train.add_argument("--augment", action="store_true", help="random shifts, rotations (and flips for fashion)")
+    train.add_argument("--augment", nargs="?", const="full", choices=["full", "flip"], default=None,
+                       help="'full' (the default when given alone): random shifts, rotations for digits "
+                            "and flips for clothes; 'flip': left-right flips only (fashion)")
     train.add_argument("--val-size", type=int, default=5000, help="validation images carved from train")
     common.add_data_dir(train)
     common.add_training_args(train, epochs=12, batch_size=128, learning_rate=2e-3, out="runs/image")
@@ -77,6 +79,8 @@ def train_model(args):
     if args.limit:
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
     class_names = data.DATASETS[args.dataset]["classes"]
+    if args.augment == "flip" and args.dataset != "fashion":
+        raise UserError("--augment flip is for fashion: a mirrored digit is not the same digit")
     model = models.build_model(args.arch, len(class_names), width=args.width, augment=args.augment,
                                dataset=args.dataset)
     steps = args.epochs * -(-len(x_train) // args.batch_size)
@@ -182,7 +186,7 @@ def demo(out_dir, minutes, data_dir):
     from shared.modelio import load_model
 
     out_dir = Path(out_dir)
-    args = argparse.Namespace(dataset="mnist", arch="vgg", width=16, augment=False, val_size=5000,
+    args = argparse.Namespace(dataset="mnist", arch="vgg", width=16, augment=None, val_size=5000,
                               data_dir=data_dir, out=str(out_dir / "run"), epochs=3, batch_size=128,
                               learning_rate=2e-3, seed=1234, patience=None, resume=False,
                               time_budget=minutes, mixed_bfloat16=False, limit=None)
