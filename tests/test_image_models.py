@@ -49,4 +49,4 @@ def test_cli_refuses_flips_for_digits_and_stages_for_other_archs(capsys, tmp_pat
     assert code == 2 and "mirrored digit" in capsys.readouterr().err
     code = run.main(["image", "train", "--arch", "lenet5", "--convs-per-stage", "1", "2", "2",
                      "--out", str(tmp_path / "b")])
-    assert code == 2 and "--convs-per-stage applies to --arch vgg only" in capsys.readouterr().err
+    assert code == 2 and "--convs-per-stage and --dropout apply to --arch vgg only" in capsys.readouterr().err

@@ -26,6 +26,9 @@ def register(subparsers):
     train.add_argument("--convs-per-stage", type=int, nargs=3, default=[2, 2, 2], metavar="N",
                        help="vgg: 3x3 convolutions in each of the three stages (default: 2 2 2; "
                             "1 2 2 is ~1.6x faster)")
+    train.add_argument("--dropout", type=float, default=0.3,
+                       help="vgg: dropout before the softmax and after the last stage; the first two "
+                            "stages get 1/3 and 2/3 of it (default: %(default)s)")
     train.add_argument("--augment", nargs="?", const="full", choices=["full", "flip"], default=None,
                        help="'full' (the default when given alone): random shifts, rotations for digits "
                             "and flips for clothes; 'flip': left-right flips only (fashion)")
@@ -77,8 +80,10 @@ def train_model(args):
 
     if args.augment == "flip" and args.dataset != "fashion":
         raise UserError("--augment flip is for fashion: a mirrored digit is not the same digit")
-    if args.arch != "vgg" and args.convs_per_stage != [2, 2, 2]:
-        raise UserError("--convs-per-stage applies to --arch vgg only")
+    if args.arch != "vgg" and (args.convs_per_stage != [2, 2, 2] or args.dropout != 0.3):
+        raise UserError("--convs-per-stage and --dropout apply to --arch vgg only")
+    if not 0 <= args.dropout < 1:
+        raise UserError(f"--dropout must be in [0, 1), got {args.dropout}")
     if min(args.convs_per_stage) < 1:
         raise UserError(f"--convs-per-stage needs counts >= 1, got {args.convs_per_stage}")
     training.set_seed(args.seed)
@@ -89,7 +94,8 @@ def train_model(args):
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
     class_names = data.DATASETS[args.dataset]["classes"]
     model = models.build_model(args.arch, len(class_names), width=args.width, augment=args.augment,
-                               dataset=args.dataset, convs_per_stage=args.convs_per_stage)
+                               dataset=args.dataset, convs_per_stage=args.convs_per_stage,
+                               dropout=args.dropout)
     steps = args.epochs * -(-len(x_train) // args.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=max(1, steps - steps // 20), warmup_target=args.learning_rate,
@@ -193,7 +199,7 @@ def demo(out_dir, minutes, data_dir):
     from shared.modelio import load_model
 
     out_dir = Path(out_dir)
-    args = argparse.Namespace(dataset="mnist", arch="vgg", width=16, augment=None, val_size=5000, convs_per_stage=[2, 2, 2],
+    args = argparse.Namespace(dataset="mnist", arch="vgg", width=16, augment=None, val_size=5000, convs_per_stage=[2, 2, 2], dropout=0.3,
                               data_dir=data_dir, out=str(out_dir / "run"), epochs=3, batch_size=128,
                               learning_rate=2e-3, seed=1234, patience=None, resume=False,
                               time_budget=minutes, mixed_bfloat16=False, limit=None)
