@@ -35,8 +35,15 @@ def register(subparsers):
         parser.add_argument("--extra-words", type=int, default=20000,
                             help="also give the model the N most frequent pretrained words not in the training "
                                  "data (frozen where static), for unseen words (default: %(default)s)")
-        parser.add_argument("--optimizer", choices=["adam", "adadelta", "adagrad"], default="adam")
-        parser.add_argument("--dropout", type=float, default=0.5)
+        parser.add_argument("--optimizer", choices=["adam", "adadelta", "adagrad"], default="adam",
+                            help="adadelta is Kim's (rho 0.95; give --learning-rate 1.0) (default: %(default)s)")
+        parser.add_argument("--dropout", type=float, default=0.5, help="before the softmax (default: %(default)s)")
+        parser.add_argument("--word-dropout", type=float, default=0.0,
+                            help="training: drop whole words' embeddings with this probability (default: off)")
+        parser.add_argument("--maps", type=int, default=100, help="kim: feature maps per filter width "
+                            "(default: %(default)s, Kim's)")
+        parser.add_argument("--widths", type=int, nargs="+", default=[3, 4, 5],
+                            help="kim: filter widths (default: 3 4 5, Kim's)")
         parser.add_argument("--no-phrases", action="store_true",
                             help="SST: train on the training sentences only, not on all phrases")
 
@@ -100,8 +107,11 @@ def prepare(args, train_texts, task):
 def build(args, vocab_size, num_classes, matrix):
     from apps.text.models import build_model
     mode = "rand" if args.embedding == "rand" else args.mode
+    options = dict(dropout=args.dropout, word_dropout=getattr(args, "word_dropout", 0.0))
+    if args.arch == "kim":
+        options.update(maps=getattr(args, "maps", 100), widths=tuple(getattr(args, "widths", (3, 4, 5))))
     return build_model(args.arch, vocab_size, num_classes, dim=matrix.shape[1], mode=mode,
-                       weights=None if mode == "rand" else matrix, dropout=args.dropout)
+                       weights=None if mode == "rand" else matrix, **options)
 
 
 def _saver(task, classes, rule, vocab, arch):
