@@ -46,6 +46,9 @@ def register(subparsers):
                             help="kim: filter widths (default: 3 4 5, Kim's)")
         parser.add_argument("--no-phrases", action="store_true",
                             help="SST: train on the training sentences only, not on all phrases")
+        parser.add_argument("--init-model", metavar="MODEL",
+                            help="start from this model's weights (same task, options and vocabulary; "
+                                 "e.g. to train a finished run further with a fresh optimizer)")
 
     train = subparsers.add_parser("train", help="train a sentence classifier", description=train_model.__doc__)
     model_args(train)
@@ -124,6 +127,23 @@ def _saver(task, classes, rule, vocab, arch):
     return save
 
 
+def init_weights(model, path, task, vocab):
+    """Copy the weights of a model of this app into `model` (a warm start); the task,
+    vocabulary and every weight shape must match, else UserError."""
+    from shared.modelio import load_model
+    source, meta = load_model(path, app=APP)
+    pre = meta["preprocessing"]
+    if pre.get("task") != task:
+        raise UserError(f"{path}: a {pre.get('task')} model; this run trains {task}")
+    if pre.get("vocabulary") != vocab.words:
+        raise UserError(f"{path}: its vocabulary differs from this run's ({len(pre.get('vocabulary', []))} vs "
+                        f"{len(vocab)} words): use the options and data it was trained with")
+    shapes = [w.shape for w in source.get_weights()]
+    if shapes != [w.shape for w in model.get_weights()]:
+        raise UserError(f"{path}: its layers differ from this run's (--arch, --mode, --maps, --widths must match)")
+    model.set_weights(source.get_weights())
+
+
 def train_once(args, task, train, dev, out_dir, verbose="auto"):
     """Train one model on (texts, labels) `train`, choosing the epoch on `dev`; returns (metrics, vocab, rule)."""
     from apps.text.data import TASKS, batches, tokenize_all
@@ -137,6 +157,8 @@ def train_once(args, task, train, dev, out_dir, verbose="auto"):
     classes = TASKS[task]["classes"]
     rule, vocab, matrix, found = prepare(args, texts, task)
     model = build(args, len(vocab), len(classes), matrix)
+    if getattr(args, "init_model", None):
+        init_weights(model, args.init_model, task, vocab)
     model.compile(optimizer=_optimizer(args.optimizer, args.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train_ids = [vocab.encode(t) for t in tokenize_all(texts, rule)]
