@@ -29,7 +29,8 @@ def _args(tmp_path, arch):
     return argparse.Namespace(task="mr", arch=arch, embedding="rand", mode="nonstatic", extra_words=0,
                               optimizer="adam", dropout=0.5, seed=1, limit=None, epochs=3, batch_size=32,
                               learning_rate=3e-3, patience=None, time_budget=None, resume=False,
-                              mixed_bfloat16=False, out=str(tmp_path / arch), data_dir=None, no_phrases=False)
+                              mixed_bfloat16=False, out=str(tmp_path / arch), data_dir=None, no_phrases=False,
+                              init_model=None)
 
 
 @pytest.fixture(scope="module", params=["kim", "dcnn"])
@@ -88,3 +89,18 @@ def test_bad_input(trained, capsys):
     captured = capsys.readouterr()
     assert "none of the words" in captured.err and json.loads(captured.out.splitlines()[-1])["unknown_words"] == 2
     assert run.main(["text", "evaluate", "--model", model, "--data", str(tmp_path / "missing.txt")]) == 2
+
+
+def test_init_model_warm_starts_and_refuses_a_mismatch(trained, tmp_path):
+    from shared.errors import UserError
+    source_dir, source_metrics = trained
+    arch = next(source_dir.glob("*/model.keras")).parent.name
+    args = _args(tmp_path, arch)
+    args.epochs, args.learning_rate, args.init_model = 1, 1e-9, _model(source_dir)
+    metrics, _, _ = cli.train_once(args, "mr", _synthetic(400, 0), _synthetic(100, 1), args.out, verbose=0)
+    # a (near) zero learning rate keeps the source's weights: its dev accuracy again
+    assert abs(metrics["best_val_accuracy"] - source_metrics["best_val_accuracy"]) < 0.02
+    with pytest.raises(UserError, match="vocabulary"):
+        texts, labels = _synthetic(400, 0)
+        cli.train_once(args, "mr", (texts + ["a zebra"], np.append(labels, 1)), _synthetic(100, 1),
+                       tmp_path / "other", verbose=0)

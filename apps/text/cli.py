@@ -35,10 +35,20 @@ def register(subparsers):
         parser.add_argument("--extra-words", type=int, default=20000,
                             help="also give the model the N most frequent pretrained words not in the training "
                                  "data (frozen where static), for unseen words (default: %(default)s)")
-        parser.add_argument("--optimizer", choices=["adam", "adadelta", "adagrad"], default="adam")
-        parser.add_argument("--dropout", type=float, default=0.5)
+        parser.add_argument("--optimizer", choices=["adam", "adadelta", "adagrad"], default="adam",
+                            help="adadelta is Kim's (rho 0.95; give --learning-rate 1.0) (default: %(default)s)")
+        parser.add_argument("--dropout", type=float, default=0.5, help="before the softmax (default: %(default)s)")
+        parser.add_argument("--word-dropout", type=float, default=0.0,
+                            help="training: drop whole words' embeddings with this probability (default: off)")
+        parser.add_argument("--maps", type=int, default=100, help="kim: feature maps per filter width "
+                            "(default: %(default)s, Kim's)")
+        parser.add_argument("--widths", type=int, nargs="+", default=[3, 4, 5],
+                            help="kim: filter widths (default: 3 4 5, Kim's)")
         parser.add_argument("--no-phrases", action="store_true",
                             help="SST: train on the training sentences only, not on all phrases")
+        parser.add_argument("--init-model", metavar="MODEL",
+                            help="start from this model's weights (same task, options and vocabulary; "
+                                 "e.g. to train a finished run further with a fresh optimizer)")
 
     train = subparsers.add_parser("train", help="train a sentence classifier", description=train_model.__doc__)
     model_args(train)
@@ -100,8 +110,11 @@ def prepare(args, train_texts, task):
 def build(args, vocab_size, num_classes, matrix):
     from apps.text.models import build_model
     mode = "rand" if args.embedding == "rand" else args.mode
+    options = dict(dropout=args.dropout, word_dropout=getattr(args, "word_dropout", 0.0))
+    if args.arch == "kim":
+        options.update(maps=getattr(args, "maps", 100), widths=tuple(getattr(args, "widths", (3, 4, 5))))
     return build_model(args.arch, vocab_size, num_classes, dim=matrix.shape[1], mode=mode,
-                       weights=None if mode == "rand" else matrix, dropout=args.dropout)
+                       weights=None if mode == "rand" else matrix, **options)
 
 
 def _saver(task, classes, rule, vocab, arch):
@@ -112,6 +125,23 @@ def _saver(task, classes, rule, vocab, arch):
                           preprocessing={"task": task, "class_names": classes, "rule": rule, "arch": arch,
                                          "max_words": MAX_WORDS, "vocabulary": vocab.words})
     return save
+
+
+def init_weights(model, path, task, vocab):
+    """Copy the weights of a model of this app into `model` (a warm start); the task,
+    vocabulary and every weight shape must match, else UserError."""
+    from shared.modelio import load_model
+    source, meta = load_model(path, app=APP)
+    pre = meta["preprocessing"]
+    if pre.get("task") != task:
+        raise UserError(f"{path}: a {pre.get('task')} model; this run trains {task}")
+    if pre.get("vocabulary") != vocab.words:
+        raise UserError(f"{path}: its vocabulary differs from this run's ({len(pre.get('vocabulary', []))} vs "
+                        f"{len(vocab)} words): use the options and data it was trained with")
+    shapes = [w.shape for w in source.get_weights()]
+    if shapes != [w.shape for w in model.get_weights()]:
+        raise UserError(f"{path}: its layers differ from this run's (--arch, --mode, --maps, --widths must match)")
+    model.set_weights(source.get_weights())
 
 
 def train_once(args, task, train, dev, out_dir, verbose="auto"):
@@ -127,6 +157,8 @@ def train_once(args, task, train, dev, out_dir, verbose="auto"):
     classes = TASKS[task]["classes"]
     rule, vocab, matrix, found = prepare(args, texts, task)
     model = build(args, len(vocab), len(classes), matrix)
+    if getattr(args, "init_model", None):
+        init_weights(model, args.init_model, task, vocab)
     model.compile(optimizer=_optimizer(args.optimizer, args.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train_ids = [vocab.encode(t) for t in tokenize_all(texts, rule)]

@@ -17,9 +17,15 @@ one frozen and one fine-tuned, both seen by every filter).
   time (k-max pooling with k = 1, so padding is never the max), dropout 0.5,
   softmax whose weight vectors are held to L2 norm <= 3. As in Kim's code, each
   sentence is padded by width - 1 zeros either side, i.e. wide convolution.
+
+Optional word dropout (`word_dropout`, both architectures): during training,
+each word's embedding (every dimension and channel) is zeroed with that
+probability and the kept words are scaled by 1 / (1 - rate), i.e. dropout on
+whole words (Iyyer et al. 2015; Gal & Ghahramani 2016's embedding dropout).
+It regularises the fine-tuned embeddings, which over-fit the SST phrases.
 """
 import keras
-from keras import layers
+from keras import layers, ops
 
 from shared.builders import ConvSpec, conv_block
 from shared.layers import Folding, KMaxPooling, MaskTime, SequenceLengths, WideConv1D
@@ -28,8 +34,37 @@ ARCHITECTURES = ("dcnn", "kim")
 EMBEDDINGS = ("rand", "static", "nonstatic", "multichannel")
 
 
-def embed(ids, vocab_size, dim, mode, weights=None):
-    """Embedded words (batch, time, dim, channels): 1 channel, or 2 for multichannel."""
+@keras.saving.register_keras_serializable(package="beyond_pixels")
+class WordDropout(layers.Layer):
+    """Zero whole words: (batch, time, ...) positions dropped with probability
+    `rate` in training (all features at once), the rest scaled by 1 / (1 - rate);
+    the identity at inference."""
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"word dropout rate must be in [0, 1), got {rate}")
+        self.rate, self.seed = float(rate), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=False):
+        if not training or not self.rate:
+            return inputs
+        shape = ops.shape(inputs)
+        noise_shape = (shape[0], shape[1]) + (1,) * (len(inputs.shape) - 2)
+        keep = keras.random.uniform(noise_shape, seed=self.seed_generator) >= self.rate
+        return inputs * ops.cast(keep, inputs.dtype) / (1.0 - self.rate)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+def embed(ids, vocab_size, dim, mode, weights=None, word_dropout=0.0):
+    """Embedded words (batch, time, dim, channels): 1 channel, or 2 for multichannel;
+    with `word_dropout`, whole words are dropped in training."""
     if mode not in EMBEDDINGS:
         raise ValueError(f"unknown embedding mode {mode!r}; choose from {EMBEDDINGS}")
     if mode != "rand" and weights is None:
@@ -44,7 +79,8 @@ def embed(ids, vocab_size, dim, mode, weights=None):
     if mode in ("rand", "nonstatic", "multichannel"):
         channels.append(layers.Embedding(vocab_size, dim, embeddings_initializer=init, name="embed")(ids))
     expanded = [layers.Reshape((-1, dim, 1), name=f"embed_as_rows{i}")(c) for i, c in enumerate(channels)]
-    return expanded[0] if len(expanded) == 1 else layers.Concatenate(axis=-1, name="embed_channels")(expanded)
+    x = expanded[0] if len(expanded) == 1 else layers.Concatenate(axis=-1, name="embed_channels")(expanded)
+    return WordDropout(word_dropout, name="word_dropout")(x) if word_dropout else x
 
 
 def set_embeddings(model, weights):
@@ -58,13 +94,14 @@ def set_embeddings(model, weights):
 
 
 def build_dcnn(vocab_size, num_classes, dim=50, mode="nonstatic", weights=None, widths=(7, 5),
-               maps=(6, 14), k_top=4, dropout=0.5, fold_layers=(2,), l2=1e-4, return_selections=False):
+               maps=(6, 14), k_top=4, dropout=0.5, fold_layers=(2,), l2=1e-4, word_dropout=0.0,
+               return_selections=False):
     """The DCNN. `fold_layers`: the conv layers (1-based) followed by folding
     (the paper's Figure 3 folds after the last one). With `return_selections`,
     the model also outputs the positions the first k-max layer kept."""
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
     lengths = SequenceLengths(name="lengths")(ids)
-    x = embed(ids, vocab_size, dim, mode, weights)
+    x = embed(ids, vocab_size, dim, mode, weights, word_dropout)
     valid, selections = lengths, []
     num_layers = len(widths)
     regularizer = keras.regularizers.L2(l2) if l2 else None
@@ -88,12 +125,12 @@ def build_dcnn(vocab_size, num_classes, dim=50, mode="nonstatic", weights=None, 
 
 
 def build_kim(vocab_size, num_classes, dim=50, mode="nonstatic", weights=None, widths=(3, 4, 5), maps=100,
-              dropout=0.5, max_norm=3.0, return_selections=False):
+              dropout=0.5, max_norm=3.0, word_dropout=0.0, return_selections=False):
     """Kim's CNN; with `return_selections` it also outputs, per width, the
     end position (in the wide-conv output) of the n-gram each map's max came from."""
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
     lengths = SequenceLengths(name="lengths")(ids)
-    x = embed(ids, vocab_size, dim, mode, weights)
+    x = embed(ids, vocab_size, dim, mode, weights, word_dropout)
     channels = x.shape[-1]
     x = layers.Reshape((-1, dim * channels), name="channels_as_features")(x)
     x = MaskTime(name="mask_padding")(x, lengths)
