@@ -381,9 +381,11 @@ def activations(model, layer, x):
     return feature_model(model, [layer])(np.asarray(x, np.float32)[None], training=False)[0].numpy()
 
 
-def activation_maps_png(model, layer, x, path, max_maps=32):
+def activation_maps_png(model, layer, x, path, max_maps=32, origin="upper", transpose=False):
     """The feature maps of `layer` for input x; the strongest `max_maps` channels
-    (by degree of activation) for 2D layers, all channels as rows for 1D."""
+    (by degree of activation) for 2D layers, all channels as rows for 1D.
+    origin="lower" puts row 0 at the bottom (Go boards); transpose=True draws
+    2D maps axis 1 upwards (speech: frequency up, time across)."""
     maps = activations(model, layer, x)
     if maps.ndim == 1:  # a dense layer: one bar per unit
         maps = maps[None, :]
@@ -393,8 +395,8 @@ def activation_maps_png(model, layer, x, path, max_maps=32):
                         cmap="viridis")
     degree = maps.reshape(-1, maps.shape[-1]).sum(0)
     order = np.argsort(degree)[::-1][:max_maps]
-    return grid_png([maps[..., k] for k in order], path, cmap="viridis",
-                    titles=[f"{k}: a={degree[k]:.3g}" for k in order],
+    return grid_png([maps[..., k].T if transpose else maps[..., k] for k in order], path, cmap="viridis",
+                    titles=[f"{k}: a={degree[k]:.3g}" for k in order], origin=origin,
                     suptitle=f"{layer}: {len(order)} of {maps.shape[-1]} maps, strongest first")
 
 
