@@ -255,8 +255,9 @@ def add_arguments(parser):
                         help="boards that maximize a filter, a hidden unit or a move (class:N, N = row * 19 + col; "
                              "repeatable)")
     parser.add_argument("--steps", type=common.positive_int, default=150, help="maximization steps")
-    parser.add_argument("--l1", type=float, default=1.0, help="L1 weight for --maximize (0: off)")
-    parser.add_argument("--tv", type=float, default=0.5, help="total-variation weight for --maximize (0: off)")
+    # the penalties are means over 19 x 19 x 48 inputs, the score a sum: weights of thousands balance them
+    parser.add_argument("--l1", type=float, default=5000.0, help="L1 weight for --maximize (0: off)")
+    parser.add_argument("--tv", type=float, default=1000.0, help="total-variation weight for --maximize (0: off)")
     parser.add_argument("--jitter", type=int, default=0, help="jitter in points for --maximize (0: off; "
                         "the board edge matters, so off by default)")
     parser.add_argument("--blur", type=float, default=0.0, help="blur sigma for --maximize (0: off)")
@@ -320,9 +321,11 @@ def run(args):
         targets = [viz.parse_target(model, text) for text in args.maximize]
         written.append(maximize_boards_png(model, targets, out / "maximize.png", args.steps, regularizers))
     elif not chosen:
-        layer = convs[1] if len(convs) > 2 else convs[0]
-        written.append(maximize_boards_png(model, [viz.Target("filter", k, layer) for k in range(4)],
-                                           out / f"maximize_{layer}.png", args.steps, regularizers))
+        # moves, not filters: a filter's score sums 361 points and saturates every plane at these weights
+        others = [int(i) for i in np.argsort(move_probabilities(model, planes).ravel())[::-1] if i != move][:2]
+        targets = [viz.Target("class", m) for m in [move] + others]
+        written.append(maximize_boards_png(model, targets, out / "maximize_moves.png", args.steps, regularizers,
+                                           title="boards that maximize the logit of a move"))
     print(f"{caption}; explained move {_name(move)}" + (f" (played {_name(played)})" if played is not None else ""))
     for path in written:
         print(f"wrote {path}")
@@ -334,7 +337,7 @@ def demo_gallery(model_path, sgf, move_number, viz_dir, link_prefix="go/viz/"):
     import argparse
     args = argparse.Namespace(model=str(model_path), out=str(viz_dir), sgf=str(sgf), move=move_number, explain=None,
                               policy=False, planes=False, gradcam=False, filters=False, activations=False,
-                              layer=None, maximize=None, steps=100, l1=1.0, tv=0.5, jitter=0, blur=0.0,
+                              layer=None, maximize=None, steps=100, l1=5000.0, tv=1000.0, jitter=0, blur=0.0,
                               data_dir=None)
     run(args)
     return viz.gallery_markdown(viz_dir, link_prefix, title="What the policy network looks at")
