@@ -67,6 +67,22 @@ def get_layer(model, name):
                         f"all: {', '.join(layer.name for layer in model.layers)}") from None
 
 
+def activation_after(model, layer):
+    """The name of the Activation layer that follows conv `layer`, through a batch
+    normalization if there is one (its ReLU: what the next layer sees), else `layer`."""
+    tensor = get_layer(model, layer).output
+    for _ in range(3):
+        consumers = [later for later in model.layers if later.input is tensor]
+        if len(consumers) != 1:
+            break
+        if isinstance(consumers[0], keras.layers.Activation):
+            return consumers[0].name
+        if not isinstance(consumers[0], keras.layers.BatchNormalization):
+            break
+        tensor = consumers[0].output
+    return layer
+
+
 def _input(model):
     """The model's input tensor (a single one, so calls with one array match its structure)."""
     return model.inputs[0] if len(model.inputs) == 1 else model.inputs
@@ -75,6 +91,21 @@ def _input(model):
 def feature_model(model, layer_names):
     """A model from the input to the outputs of `layer_names` (a list)."""
     return keras.Model(_input(model), [get_layer(model, name).output for name in layer_names])
+
+
+class DenseLogits(keras.layers.Layer):
+    """x W + b of a Dense(softmax) layer, with its weights (not copies).
+
+    A layer, not bare ops on symbolic tensors: those get automatic names ("add")
+    that can clash with ops of the model's own graph (the text models' lengths)."""
+
+    def __init__(self, dense, **kwargs):
+        super().__init__(name=f"{dense.name}_logits", **kwargs)
+        self.dense = dense
+
+    def call(self, x):
+        logits = ops.matmul(x, ops.cast(self.dense.kernel, x.dtype))
+        return logits + ops.cast(self.dense.bias, x.dtype) if self.dense.use_bias else logits
 
 
 def logits_model(model):
@@ -87,11 +118,7 @@ def logits_model(model):
     last = model.layers[-1]
     activation = getattr(last, "activation", None)
     if isinstance(last, keras.layers.Dense) and getattr(activation, "__name__", "") == "softmax":
-        x = last.input
-        logits = ops.matmul(x, ops.cast(last.kernel, x.dtype))
-        if last.use_bias:
-            logits = logits + ops.cast(last.bias, x.dtype)
-        return keras.Model(_input(model), logits)
+        return keras.Model(_input(model), DenseLogits(last)(last.input))
     if isinstance(last, keras.layers.Softmax) or (
             isinstance(last, keras.layers.Activation) and getattr(activation, "__name__", "") == "softmax"):
         return keras.Model(_input(model), last.input)

@@ -250,7 +250,8 @@ def add_arguments(parser):
     parser.add_argument("--gradcam", action="store_true", help="Grad-CAM of --explain over the board")
     parser.add_argument("--filters", action="store_true", help="first-layer filters (first 8 planes each)")
     parser.add_argument("--activations", action="store_true", help="feature maps of --layer for the position")
-    parser.add_argument("--layer", help="layer for --activations / --gradcam (default: first conv / last hidden conv)")
+    parser.add_argument("--layer", help="layer for --activations / --gradcam (default: first and last hidden conv's ReLU / "
+                        "last hidden conv)")
     parser.add_argument("--maximize", metavar="LAYER:UNIT|class:N", action="append",
                         help="boards that maximize a filter, a hidden unit or a move (class:N, N = row * 19 + col; "
                              "repeatable)")
@@ -314,7 +315,8 @@ def run(args):
     if args.filters or not chosen:
         written.append(viz.filter_grid_png(model, out / "filters.png", max_filters=8))
     if args.activations or not chosen:
-        for layer in [args.layer] if args.layer else [convs[0], convs[-2] if len(convs) > 1 else convs[-1]]:
+        hidden = [convs[0], convs[-2] if len(convs) > 1 else convs[-1]]
+        for layer in [args.layer] if args.layer else [viz.activation_after(model, name) for name in hidden]:
             written.append(viz.activation_maps_png(model, layer, planes, out / f"activations_{layer}.png",
                                                    max_maps=16, origin="lower"))
     if args.maximize:

@@ -76,18 +76,6 @@ def filters_png(model, path, layer=None, max_filters=32):
                                  f"({kernel.shape[1]} mel bands x {kernel.shape[0]} frames)")
 
 
-def activation_after(model, layer):
-    """The name of the first Activation layer after `layer` (its ReLU), else `layer` itself."""
-    import keras
-    names = [l.name for l in model.layers]
-    for later in model.layers[names.index(layer) + 1:]:
-        if isinstance(later, keras.layers.Activation):
-            return later.name
-        if isinstance(later, viz.CONV_TYPES + (keras.layers.Dense,)):
-            break
-    return layer
-
-
 def tone_frequencies(config, count=48):
     """`count` tone frequencies (Hz) spaced evenly on the mel scale over the features' range."""
     import librosa
@@ -99,7 +87,7 @@ def tone_response(model, config, layer=None, count=48):
     """(frequencies (count,), responses (count, filters)): the mean activation of each filter
     of `layer` (default: the first conv's ReLU) for a one-clip pure tone at each frequency."""
     from apps.speech import features
-    layer = layer or activation_after(model, first_conv(model))
+    layer = layer or viz.activation_after(model, first_conv(model))
     frequencies = tone_frequencies(config, count)
     t = np.arange(config.clip_samples) / config.sample_rate
     ramp = np.minimum(1, np.minimum(t, t[-1] - t) / 0.02)  # 20 ms fades: no clicks at the ends
@@ -112,7 +100,7 @@ def tone_response(model, config, layer=None, count=48):
 
 def tone_response_png(model, config, path, layer=None, count=48):
     """Filters (sorted by best frequency) x tone frequency, each filter scaled to its maximum."""
-    layer = layer or activation_after(model, first_conv(model))
+    layer = layer or viz.activation_after(model, first_conv(model))
     frequencies, response = tone_response(model, config, layer, count)
     scaled = response / (response.max(0, keepdims=True) + 1e-12)
     order = np.argsort(frequencies[np.argmax(response, 0)])
@@ -217,7 +205,7 @@ def run(args):
     if args.tones or not chosen:
         written.append(tone_response_png(model, config, out / "tone_response.png"))
     if args.activations or not chosen:
-        layer = args.layer or activation_after(model, first_conv(model))
+        layer = args.layer or viz.activation_after(model, first_conv(model))
         written.append(viz.activation_maps_png(model, layer, x, out / f"activations_{layer}.png", max_maps=16,
                                                origin="lower", transpose=True))
     targets = [viz.parse_target(model, text) for text in args.maximize or []]
