@@ -231,6 +231,15 @@ def default_game(folder, data_dir=None, min_moves=DEFAULT_MOVE):
     return path, BUILT_IN_SGF.count(b";") - 1
 
 
+def _default_move(sgf_path):
+    """Move 60, or the position after the last move of a shorter game."""
+    from apps.go.sgf_wrapper import parse_sgf
+    try:
+        return min(DEFAULT_MOVE, len(parse_sgf(Path(sgf_path).read_bytes()).moves) + 1)
+    except Exception:  # unreadable: position_before says what is wrong
+        return DEFAULT_MOVE
+
+
 # ---------------------------------------------------------------- `run.py go visualize`
 
 def add_arguments(parser):
@@ -241,7 +250,7 @@ def add_arguments(parser):
     parser.add_argument("--sgf", help="an SGF game (default: a KGS game of the team data, else a built-in opening)")
     parser.add_argument("--move", type=common.positive_int,
                         help="1-based number of the move to predict: the position before it (default: 60, "
-                             "or the end of the built-in opening)")
+                             "or after the last move of a shorter game)")
     parser.add_argument("--explain", metavar="VERTEX",
                         help="the move whose planes / Grad-CAM to show, e.g. Q16 (default: the move played, "
                              "else the policy's top move)")
@@ -296,10 +305,9 @@ def run(args):
         raise UserError(f"{args.model}: {error}") from None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    sgf, move_number = (args.sgf, args.move or DEFAULT_MOVE) if args.sgf else \
-        default_game(out / "position", args.data_dir)
-    if args.move and not args.sgf:
-        move_number = args.move
+    sgf, move_number = (args.sgf, _default_move(args.sgf)) if args.sgf else default_game(out / "position",
+                                                                                          args.data_dir)
+    move_number = args.move or move_number
     planes, played, caption = position_planes(sgf, move_number)
     move = _explained_move(args, model, planes, played)
     regularizers = viz.Regularizers(l1=args.l1, tv=args.tv, jitter=args.jitter, blur=args.blur)
