@@ -10,9 +10,9 @@ GTP row 1 (the bottom), so boards are drawn with row 0 at the bottom.
   move: |d logit(move) / d planes| summed over the board per plane, labelled
   with the names from `apps.go.features.FEATURES`, plus the board map of the
   strongest planes.
-- `maximize_filter_boards_png`: planes (continuous in [0, 1]) that maximize
-  a conv filter's degree of activation, by `shared.visualize.maximize`.
-
+- `maximize_boards_png` / `maximize_filter_boards_png`: planes (continuous in
+  [0, 1]) that maximize a move's logit, a hidden unit or a conv filter's degree
+  of activation, by `shared.visualize.maximize`.
 - `grad_cam_png`: Grad-CAM of a move at a conv layer, over the board.
 - `run` / `add_arguments`: `run.py go visualize` (an SGF position, or by default
   a position of a KGS game of the team data, else a built-in opening), whose
@@ -88,7 +88,7 @@ def policy_heatmap_png(model, planes, path, title="policy", top=5):
     probs = move_probabilities(model, planes)
     best = np.argsort(probs.ravel())[::-1][:top]
     moves = ", ".join(f"{_name(i)} {probs.ravel()[i]:.2f}" for i in best)
-    return _board_figure(probs, planes, path, f"{title}: {moves}", mark=divmod(int(best[0]), SIZE))
+    return _board_figure(probs, planes, path, f"{title}\n{moves}", mark=divmod(int(best[0]), SIZE))
 
 
 def _name(index):
