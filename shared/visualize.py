@@ -67,6 +67,22 @@ def get_layer(model, name):
                         f"all: {', '.join(layer.name for layer in model.layers)}") from None
 
 
+def activation_after(model, layer):
+    """The name of the Activation layer that follows conv `layer`, through a batch
+    normalization if there is one (its ReLU: what the next layer sees), else `layer`."""
+    tensor = get_layer(model, layer).output
+    for _ in range(3):
+        consumers = [later for later in model.layers if later.input is tensor]
+        if len(consumers) != 1:
+            break
+        if isinstance(consumers[0], keras.layers.Activation):
+            return consumers[0].name
+        if not isinstance(consumers[0], keras.layers.BatchNormalization):
+            break
+        tensor = consumers[0].output
+    return layer
+
+
 def _input(model):
     """The model's input tensor (a single one, so calls with one array match its structure)."""
     return model.inputs[0] if len(model.inputs) == 1 else model.inputs
@@ -75,6 +91,21 @@ def _input(model):
 def feature_model(model, layer_names):
     """A model from the input to the outputs of `layer_names` (a list)."""
     return keras.Model(_input(model), [get_layer(model, name).output for name in layer_names])
+
+
+class DenseLogits(keras.layers.Layer):
+    """x W + b of a Dense(softmax) layer, with its weights (not copies).
+
+    A layer, not bare ops on symbolic tensors: those get automatic names ("add")
+    that can clash with ops of the model's own graph (the text models' lengths)."""
+
+    def __init__(self, dense, **kwargs):
+        super().__init__(name=f"{dense.name}_logits", **kwargs)
+        self.dense = dense
+
+    def call(self, x):
+        logits = ops.matmul(x, ops.cast(self.dense.kernel, x.dtype))
+        return logits + ops.cast(self.dense.bias, x.dtype) if self.dense.use_bias else logits
 
 
 def logits_model(model):
@@ -87,11 +118,7 @@ def logits_model(model):
     last = model.layers[-1]
     activation = getattr(last, "activation", None)
     if isinstance(last, keras.layers.Dense) and getattr(activation, "__name__", "") == "softmax":
-        x = last.input
-        logits = ops.matmul(x, ops.cast(last.kernel, x.dtype))
-        if last.use_bias:
-            logits = logits + ops.cast(last.bias, x.dtype)
-        return keras.Model(_input(model), logits)
+        return keras.Model(_input(model), DenseLogits(last)(last.input))
     if isinstance(last, keras.layers.Softmax) or (
             isinstance(last, keras.layers.Activation) and getattr(activation, "__name__", "") == "softmax"):
         return keras.Model(_input(model), last.input)
@@ -381,9 +408,11 @@ def activations(model, layer, x):
     return feature_model(model, [layer])(np.asarray(x, np.float32)[None], training=False)[0].numpy()
 
 
-def activation_maps_png(model, layer, x, path, max_maps=32):
+def activation_maps_png(model, layer, x, path, max_maps=32, origin="upper", transpose=False):
     """The feature maps of `layer` for input x; the strongest `max_maps` channels
-    (by degree of activation) for 2D layers, all channels as rows for 1D."""
+    (by degree of activation) for 2D layers, all channels as rows for 1D.
+    origin="lower" puts row 0 at the bottom (Go boards); transpose=True draws
+    2D maps axis 1 upwards (speech: frequency up, time across)."""
     maps = activations(model, layer, x)
     if maps.ndim == 1:  # a dense layer: one bar per unit
         maps = maps[None, :]
@@ -393,8 +422,8 @@ def activation_maps_png(model, layer, x, path, max_maps=32):
                         cmap="viridis")
     degree = maps.reshape(-1, maps.shape[-1]).sum(0)
     order = np.argsort(degree)[::-1][:max_maps]
-    return grid_png([maps[..., k] for k in order], path, cmap="viridis",
-                    titles=[f"{k}: a={degree[k]:.3g}" for k in order],
+    return grid_png([maps[..., k].T if transpose else maps[..., k] for k in order], path, cmap="viridis",
+                    titles=[f"{k}: a={degree[k]:.3g}" for k in order], origin=origin,
                     suptitle=f"{layer}: {len(order)} of {maps.shape[-1]} maps, strongest first")
 
 

@@ -73,3 +73,87 @@ def test_wrong_shape_is_refused():
     model = keras.Sequential([keras.Input((9, 9, 3)), keras.layers.Flatten(), keras.layers.Dense(81)])
     with pytest.raises(ValueError, match="19, 19"):
         gv.move_probabilities(model, np.zeros((9, 9, 3)))
+
+
+# ---------------------------------------------------------------- `run.py go visualize`
+
+import run  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from shared.modelio import save_model  # noqa: E402
+from shared import visualize as viz  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def policy_file(policy, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "policy.keras"
+    save_model(policy, path, app="go", preprocessing={"features": "alphago48", "board_size": 19})
+    return path
+
+
+@pytest.fixture(scope="module")
+def sgf_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sgf") / "opening.sgf"
+    path.write_bytes(gv.BUILT_IN_SGF)
+    return path
+
+
+def _png_sizes(folder):
+    sizes = {}
+    for path in sorted(folder.glob("*.png")):
+        with Image.open(path) as image:
+            image.verify()
+        with Image.open(path) as image:
+            sizes[path.name] = image.size
+    return sizes
+
+
+def test_cli_standard_set(policy_file, sgf_file, tmp_path, capsys):
+    out = tmp_path / "viz"
+    assert run.main(["go", "visualize", "--model", str(policy_file), "--out", str(out), "--sgf", str(sgf_file),
+                     "--move", "10", "--steps", "4"]) == 0
+    sizes = _png_sizes(out)
+    assert "explained move" in capsys.readouterr().out
+    assert sizes["policy.png"] == (416, 416) and sizes["filters.png"][0] > 0
+    names = set(sizes)
+    assert {"policy.png", "filters.png", "maximize_moves.png", "activations_conv1_act.png"} <= names
+    assert any(n.startswith("planes_") for n in names) and any(n.startswith("gradcam_") for n in names)
+
+
+def test_cli_choices_and_explained_move(policy_file, sgf_file, tmp_path):
+    out = tmp_path / "viz"
+    assert run.main(["go", "visualize", "--model", str(policy_file), "--out", str(out), "--sgf", str(sgf_file),
+                     "--move", "3", "--explain", "Q16", "--planes", "--gradcam", "--layer", "conv2_conv",
+                     "--maximize", "conv2_conv:1", "--maximize", "class:300", "--steps", "3"]) == 0
+    assert set(_png_sizes(out)) == {"planes_Q16.png", "gradcam_Q16.png", "maximize.png"}
+
+
+def test_cli_user_errors(policy_file, sgf_file, tmp_path, capsys):
+    base = ["go", "visualize", "--model", str(policy_file), "--out", str(tmp_path), "--sgf", str(sgf_file)]
+    assert run.main(base + ["--explain", "Z99", "--planes"]) == 2
+    assert run.main(base + ["--maximize", "conv9_conv:0"]) == 2
+    assert "not in the model" in capsys.readouterr().err
+    assert run.main(base + ["--move", "500", "--policy"]) == 2
+
+
+def test_move_maximization_raises_the_logit_and_l1_empties_the_board(policy):
+    move = viz.Target("class", 9 * 19 + 9)
+    (plain, history), = gv.maximize_boards(policy, [move], steps=25, regularizers=viz.Regularizers())
+    (sparse, _), = gv.maximize_boards(policy, [move], steps=25, regularizers=viz.Regularizers(l1=5000.0))
+    assert history[-1] > history[0]
+    assert sparse.mean() < 0.5 * plain.mean()
+
+
+def test_grad_cam_png_and_default_game_fallback(policy, planes, tmp_path, monkeypatch):
+    path = gv.grad_cam_png(policy, planes, 3 * 19 + 15, tmp_path / "cam.png")
+    assert _png_sizes(tmp_path)["cam.png"] == (416, 416) and path.exists()
+    import datasets
+    from shared.errors import UserError
+
+    def no_data(*args, **kwargs):
+        raise UserError("no team data here")
+    monkeypatch.setattr(datasets, "fetch_file", no_data)  # never download in tests
+    sgf, move = gv.default_game(tmp_path / "pos")
+    planes_, played, caption = gv.position_planes(sgf, move)
+    assert planes_.shape == (19, 19, NUM_PLANES) and "built_in" in caption
+    assert played == 5 * 19 + 15  # the last move of the opening, B[pn] = Q6

@@ -6,6 +6,7 @@
 * `gtp`: a GTP 2 engine on stdin/stdout (with `--model`, it plays: genmove).
 * `match`: the policy against another GTP engine, with SGFs and a win interval.
 * `prepare`: SGF archives -> compact, validated game records for training.
+* `visualize`: what the policy looks at (heat map, plane saliency, Grad-CAM, maximizing boards).
 """
 import json
 import sys
@@ -116,6 +117,12 @@ def register(subparsers):
     prepare.add_argument("--shard-games", type=int, default=2000,
                          help="games per shard: the unit of parallel work and of resuming (default: %(default)s)")
     prepare.set_defaults(func=_prepare)
+
+    from apps.go import visualize
+    show = subparsers.add_parser("visualize", help="policy heat map, plane saliency, Grad-CAM, filters, "
+                                 "activations, maximizing boards", description=visualize.run.__doc__)
+    visualize.add_arguments(show)
+    show.set_defaults(func=visualize.run)
 
 
 def _add_player_args(parser, required):
@@ -252,6 +259,8 @@ def demo(out_dir, minutes, data_dir):
     data = dict(prepare.read_members(archive, [name]))[name]
     (sgf_folder / "game.sgf").write_bytes(data)
     result, board = predict(model, sgf_folder / "game.sgf", 60, 5, out_dir / "heatmap.png")
+    from apps.go.visualize import demo_gallery
+    gallery = demo_gallery(out_dir / "run" / "model.keras", sgf_folder / "game.sgf", 60, out_dir / "viz")
     phases = "\n".join(f"| {bucket} | {entry['top1']:.3f} | {entry['n']} |"
                        for bucket, entry in metrics["top1_by_move_number"].items())
     top = ", ".join(f"{e['move']} {e['probability']:.3f}" for e in result["top"])
@@ -265,4 +274,4 @@ def demo(out_dir, minutes, data_dir):
             f"top-5 **{metrics['top5']:.3f}**.\n\n| moves | top-1 | n |\n|---|---|---|\n{phases}\n\n"
             f"Move 60 of validation game `{name}` ({result['to_play']} to play): top 5 {top}; "
             f"played {result['played']} (rank {result['played_rank']}).\n\n![policy heatmap](go/heatmap.png)\n\n"
-            f"```\n{board}\n```\n")
+            f"```\n{board}\n```\n\n{gallery}\n")

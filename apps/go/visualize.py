@@ -10,12 +10,17 @@ GTP row 1 (the bottom), so boards are drawn with row 0 at the bottom.
   move: |d logit(move) / d planes| summed over the board per plane, labelled
   with the names from `apps.go.features.FEATURES`, plus the board map of the
   strongest planes.
-- `maximize_filter_boards_png`: planes (continuous in [0, 1]) that maximize
-  a conv filter's degree of activation, by `shared.visualize.maximize`.
+- `maximize_boards_png` / `maximize_filter_boards_png`: planes (continuous in
+  [0, 1]) that maximize a move's logit, a hidden unit or a conv filter's degree
+  of activation, by `shared.visualize.maximize`.
+- `grad_cam_png`: Grad-CAM of a move at a conv layer, over the board.
+- `run` / `add_arguments`: `run.py go visualize` (an SGF position, or by default
+  a position of a KGS game of the team data, else a built-in opening), whose
+  standard set is all of the above plus the first-layer filters and activation maps.
 
-Wire it into `run.py go visualize` with `planes_for(...)` from the featurizer;
-the functions themselves take arrays, so they are tested on a random model.
+The drawing functions take arrays, so they are tested on a random model.
 """
+from pathlib import Path
 
 import numpy as np
 
@@ -83,7 +88,7 @@ def policy_heatmap_png(model, planes, path, title="policy", top=5):
     probs = move_probabilities(model, planes)
     best = np.argsort(probs.ravel())[::-1][:top]
     moves = ", ".join(f"{_name(i)} {probs.ravel()[i]:.2f}" for i in best)
-    return _board_figure(probs, planes, path, f"{title}: {moves}", mark=divmod(int(best[0]), SIZE))
+    return _board_figure(probs, planes, path, f"{title}\n{moves}", mark=divmod(int(best[0]), SIZE))
 
 
 def _name(index):
@@ -122,30 +127,227 @@ def plane_saliency_png(model, planes, move, path, top=12):
     return save_figure(fig, path)
 
 
-def maximize_filter_boards(model, layer, filters, steps=150, regularizers=viz.Regularizers(l1=1.0, tv=0.5)):
-    """{filter: (planes (19, 19, C) in [0, 1], score history)} maximizing each filter of `layer`."""
-    results = {}
-    for k in filters:
-        x, history = viz.maximize(model, viz.Target("filter", int(k), layer), steps=steps,
-                                  regularizers=regularizers, preprocessing={"input_range": [0, 1]})
-        results[int(k)] = (x[0], history)
+def maximize_boards(model, targets, steps=150, regularizers=viz.Regularizers(l1=1.0, tv=0.5), seed=0):
+    """[(planes (19, 19, C) in [0, 1], score history)] maximizing each `shared.visualize.Target`
+    (a conv filter's degree of activation, a hidden unit, or a move's logit: `Target("class", move)`)."""
+    results = []
+    for target in targets:
+        x, history = viz.maximize(model, target, steps=steps, regularizers=regularizers,
+                                  preprocessing={"input_range": [0, 1]}, seed=seed)
+        results.append((x[0], history))
     return results
 
 
-def maximize_filter_boards_png(model, layer, filters, path, steps=150, planes_shown=("stone_colour 1",
-                                                                                      "stone_colour 2")):
-    """For each filter, the maximizing input's strongest planes (and the stone planes) as board maps."""
-    results = maximize_filter_boards(model, layer, filters, steps)
+def maximize_filter_boards(model, layer, filters, steps=150, regularizers=viz.Regularizers(l1=1.0, tv=0.5)):
+    """{filter: (planes (19, 19, C) in [0, 1], score history)} maximizing each filter of `layer`."""
+    targets = [viz.Target("filter", int(k), layer) for k in filters]
+    return dict(zip([int(k) for k in filters], maximize_boards(model, targets, steps, regularizers)))
+
+
+def maximize_boards_png(model, targets, path, steps=150, regularizers=viz.Regularizers(l1=1.0, tv=0.5),
+                        planes_shown=("stone_colour 1", "stone_colour 2"), title=None):
+    """For each target, the maximizing input's stone planes and its two strongest other planes as board maps."""
+    results = maximize_boards(model, targets, steps, regularizers)
     names = plane_names(model.input_shape[-1])
     pictures, titles = [], []
-    for k, (x, history) in results.items():
+    for target, (x, history) in zip(targets, results):
+        label = f"move {_name(target.index)}" if target.kind == "class" else f"f{target.index}"
         strength = x.sum(axis=(0, 1))
         fixed = [names.index(n) for n in planes_shown if n in names]
         strongest = [int(p) for p in np.argsort(strength)[::-1] if p not in fixed][:2]
         for plane in fixed + strongest:
             pictures.append(x[..., plane])
-            titles.append(f"f{k}: {names[plane]}")
+            titles.append(f"{label}: {names[plane]}")
         titles[-len(fixed) - len(strongest)] += f"\na {history[0]:.2g}->{history[-1]:.2g}"
     columns = len(pictures) // len(results)
-    return viz.grid_png(pictures, path, titles=titles, ncols=columns, cmap="magma", shared_range=(0, 1), origin="lower",
-                        suptitle=f"{layer}: boards that maximize each filter")
+    layers = sorted({t.layer for t in targets if t.layer})
+    return viz.grid_png(pictures, path, titles=titles, ncols=columns, cmap="magma", shared_range=(0, 1),
+                        origin="lower", suptitle=title or f"{', '.join(layers) or 'policy'}: boards that maximize "
+                        f"each target (L1 {regularizers.l1}, TV {regularizers.tv}, jitter {regularizers.jitter}, "
+                        f"blur {regularizers.blur})")
+
+
+def maximize_filter_boards_png(model, layer, filters, path, steps=150, planes_shown=("stone_colour 1",
+                                                                                      "stone_colour 2")):
+    """For each filter of `layer`, the maximizing input's strongest planes (and the stone planes) as board maps."""
+    return maximize_boards_png(model, [viz.Target("filter", int(k), layer) for k in filters], path, steps,
+                               planes_shown=planes_shown, title=f"{layer}: boards that maximize each filter")
+
+
+def grad_cam_png(model, planes, move, path, layer=None):
+    """Grad-CAM (Selvaraju et al.) of the logit of `move` at conv `layer` (default: the last
+    hidden conv, the 1x1 output conv having a single map), drawn over the board."""
+    _check(model)
+    convs = viz.conv_layers(model)
+    layer = layer or (convs[-2] if len(convs) > 1 and viz.get_layer(model, convs[-1]).output.shape[-1] == 1
+                      else convs[-1])
+    cam, _ = viz.grad_cam(model, planes, layer, class_index=int(move))
+    return _board_figure(cam, planes, path, f"Grad-CAM of {_name(move)} at {layer}", cmap="inferno",
+                         mark=divmod(int(move), SIZE))
+
+
+# ---------------------------------------------------------------- positions
+
+BUILT_IN_SGF = (b"(;GM[1]FF[4]SZ[19]KM[6.5]PB[built-in]PW[built-in];B[pd];W[dp];B[pq];W[dd];B[fq];W[cn];"
+                b"B[jp];W[qf];B[nc];W[rd];B[qc];W[qi];B[qk];W[oi];B[cf];W[fc];B[db];W[cc];B[ch];W[qn];B[pn])")
+DEFAULT_ARCHIVE = "KGS-2017_06-19-910-.tar.gz"
+DEFAULT_MOVE = 60
+
+
+def position_planes(sgf_path, move_number):
+    """(planes (19, 19, 48), index of the move played there or None, a caption) before
+    move `move_number` (1-based) of an SGF game's main line."""
+    from apps.go.features import features
+    from apps.go.predict import position_before
+    position, played = position_before(sgf_path, move_number)
+    colour = "black" if position.to_play == 1 else "white"
+    caption = f"{Path(sgf_path).name}, move {move_number}, {colour} to play"
+    return features(position).astype(np.float32), (None if played is None else played[0] * SIZE + played[1]), caption
+
+
+def default_game(folder, data_dir=None, min_moves=DEFAULT_MOVE):
+    """An SGF file in `folder`: the first game of at least `min_moves` moves in a KGS
+    archive of the team data (June 2017), else the built-in opening. Returns (path, move number)."""
+    import datasets
+    from apps.go import prepare
+    from apps.go.sgf_wrapper import parse_sgf
+    from shared.errors import UserError
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        archive = datasets.fetch_file("go-kgs", DEFAULT_ARCHIVE, data_dir)
+        for name, data in prepare.read_members(archive, prepare.list_members(archive)[:50]):
+            try:
+                if parse_sgf(data).size == 19 and len(parse_sgf(data).moves) >= min_moves:
+                    path = folder / Path(name).name
+                    path.write_bytes(data)
+                    return path, min_moves
+            except Exception:  # a game the parser refuses: try the next one
+                continue
+    except (UserError, OSError) as error:
+        print(f"no KGS game from the team data ({error}); using the built-in opening")
+    path = folder / "built_in_opening.sgf"
+    path.write_bytes(BUILT_IN_SGF)
+    return path, BUILT_IN_SGF.count(b";") - 1
+
+
+def _default_move(sgf_path):
+    """Move 60, or the position after the last move of a shorter game."""
+    from apps.go.sgf_wrapper import parse_sgf
+    try:
+        return min(DEFAULT_MOVE, len(parse_sgf(Path(sgf_path).read_bytes()).moves) + 1)
+    except Exception:  # unreadable: position_before says what is wrong
+        return DEFAULT_MOVE
+
+
+# ---------------------------------------------------------------- `run.py go visualize`
+
+def add_arguments(parser):
+    """The options of `run.py go visualize`."""
+    from shared import cli as common
+    parser.add_argument("--model", required=True, help="a Go policy model (.keras)")
+    parser.add_argument("--out", required=True, help="folder for the PNGs")
+    parser.add_argument("--sgf", help="an SGF game (default: a KGS game of the team data, else a built-in opening)")
+    parser.add_argument("--move", type=common.positive_int,
+                        help="1-based number of the move to predict: the position before it (default: 60, "
+                             "or after the last move of a shorter game)")
+    parser.add_argument("--explain", metavar="VERTEX",
+                        help="the move whose planes / Grad-CAM to show, e.g. Q16 (default: the move played, "
+                             "else the policy's top move)")
+    parser.add_argument("--policy", action="store_true", help="move probabilities over the board")
+    parser.add_argument("--planes", action="store_true", help="which feature planes drive --explain (saliency)")
+    parser.add_argument("--gradcam", action="store_true", help="Grad-CAM of --explain over the board")
+    parser.add_argument("--filters", action="store_true", help="first-layer filters (first 8 planes each)")
+    parser.add_argument("--activations", action="store_true", help="feature maps of --layer for the position")
+    parser.add_argument("--layer", help="layer for --activations / --gradcam (default: first and last hidden conv's ReLU / "
+                        "last hidden conv)")
+    parser.add_argument("--maximize", metavar="LAYER:UNIT|class:N", action="append",
+                        help="boards that maximize a filter, a hidden unit or a move (class:N, N = row * 19 + col; "
+                             "repeatable)")
+    parser.add_argument("--steps", type=common.positive_int, default=150, help="maximization steps")
+    # the penalties are means over 19 x 19 x 48 inputs, the score a sum: weights of thousands balance them
+    parser.add_argument("--l1", type=float, default=5000.0, help="L1 weight for --maximize (0: off)")
+    parser.add_argument("--tv", type=float, default=1000.0, help="total-variation weight for --maximize (0: off)")
+    parser.add_argument("--jitter", type=int, default=0, help="jitter in points for --maximize (0: off; "
+                        "the board edge matters, so off by default)")
+    parser.add_argument("--blur", type=float, default=0.0, help="blur sigma for --maximize (0: off)")
+    common.add_data_dir(parser)
+
+
+def _explained_move(args, model, planes, played):
+    from apps.go.gtp_engine import GtpError, parse_vertex
+    from shared.errors import UserError
+    if args.explain:
+        try:
+            point = parse_vertex(args.explain, SIZE)
+        except GtpError:
+            raise UserError(f"--explain {args.explain!r}: expected a vertex such as Q16") from None
+        if point is None:
+            raise UserError("--explain pass: the policy has no output for passing; name a point")
+        return point[0] * SIZE + point[1]
+    if played is not None:
+        return played
+    return int(np.argmax(move_probabilities(model, planes)))
+
+
+def run(args):
+    """Pictures of what a Go policy network learned, written as PNGs into --out:
+    the policy heat map, the feature planes that drive a chosen move (saliency per
+    plane), Grad-CAM, first-layer filters, activation maps, and boards that maximize
+    a filter, a hidden unit or a move (L1 / total-variation / jitter / blur
+    regularizers). With no choice, the standard set."""
+    from shared.modelio import load_model
+    model, _ = load_model(args.model, app="go")
+    try:
+        _check(model)
+    except ValueError as error:
+        from shared.errors import UserError
+        raise UserError(f"{args.model}: {error}") from None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sgf, move_number = (args.sgf, _default_move(args.sgf)) if args.sgf else default_game(out / "position",
+                                                                                          args.data_dir)
+    move_number = args.move or move_number
+    planes, played, caption = position_planes(sgf, move_number)
+    move = _explained_move(args, model, planes, played)
+    regularizers = viz.Regularizers(l1=args.l1, tv=args.tv, jitter=args.jitter, blur=args.blur)
+    chosen = any([args.policy, args.planes, args.gradcam, args.filters, args.activations, args.maximize])
+    convs = viz.conv_layers(model)
+    written = []
+    if args.policy or not chosen:
+        written.append(policy_heatmap_png(model, planes, out / "policy.png", title=caption))
+    if args.planes or not chosen:
+        written.append(plane_saliency_png(model, planes, move, out / f"planes_{_name(move)}.png"))
+    if args.gradcam or not chosen:
+        written.append(grad_cam_png(model, planes, move, out / f"gradcam_{_name(move)}.png", args.layer))
+    if args.filters or not chosen:
+        written.append(viz.filter_grid_png(model, out / "filters.png", max_filters=8))
+    if args.activations or not chosen:
+        hidden = [convs[0], convs[-2] if len(convs) > 1 else convs[-1]]
+        for layer in [args.layer] if args.layer else [viz.activation_after(model, name) for name in hidden]:
+            written.append(viz.activation_maps_png(model, layer, planes, out / f"activations_{layer}.png",
+                                                   max_maps=16, origin="lower"))
+    if args.maximize:
+        targets = [viz.parse_target(model, text) for text in args.maximize]
+        written.append(maximize_boards_png(model, targets, out / "maximize.png", args.steps, regularizers))
+    elif not chosen:
+        # moves, not filters: a filter's score sums 361 points and saturates every plane at these weights
+        others = [int(i) for i in np.argsort(move_probabilities(model, planes).ravel())[::-1] if i != move][:2]
+        targets = [viz.Target("class", m) for m in [move] + others]
+        written.append(maximize_boards_png(model, targets, out / "maximize_moves.png", args.steps, regularizers,
+                                           title="boards that maximize the logit of a move"))
+    print(f"{caption}; explained move {_name(move)}" + (f" (played {_name(played)})" if played is not None else ""))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def demo_gallery(model_path, sgf, move_number, viz_dir, link_prefix="go/viz/"):
+    """The `visualize` standard set of the demo model at one position, as a Markdown gallery."""
+    import argparse
+    args = argparse.Namespace(model=str(model_path), out=str(viz_dir), sgf=str(sgf), move=move_number, explain=None,
+                              policy=False, planes=False, gradcam=False, filters=False, activations=False,
+                              layer=None, maximize=None, steps=100, l1=5000.0, tv=1000.0, jitter=0, blur=0.0,
+                              data_dir=None)
+    run(args)
+    return viz.gallery_markdown(viz_dir, link_prefix, title="What the policy network looks at")

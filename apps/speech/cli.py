@@ -4,6 +4,7 @@
     python run.py speech evaluate --model models/speech_fsdd.keras --data DIR --json
     python run.py speech predict --model models/speech_commands.keras clip.wav long.flac
     python run.py speech saliency --model models/speech_fsdd.keras clip.wav --out saliency.png
+    python run.py speech visualize --model models/speech_fsdd.keras --out viz/
 """
 import json
 import sys
@@ -82,6 +83,12 @@ def register(subparsers):
     saliency.add_argument("file")
     saliency.add_argument("--out", default="saliency.png")
     saliency.set_defaults(func=saliency_command)
+
+    from apps.speech import visualize
+    show = subparsers.add_parser("visualize", help="saliency, Grad-CAM, filters, tone responses, activations, "
+                                 "maximizing spectrograms", description=visualize.run.__doc__)
+    visualize.add_arguments(show)
+    show.set_defaults(func=visualize.run)
 
 
 def _save_fn(preprocessing):
@@ -402,8 +409,11 @@ def demo(out_dir, minutes, data_dir):
     lines = [f"| `{item[0].name}` | {item[1]} | {int(p.argmax())} | {p.max():.2f} |"
              for item, p in list(zip(val_items, probabilities))[::50]]
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    from apps.speech.visualize import demo_gallery
+    gallery = demo_gallery(out_dir / "run" / "model.keras", val_items[0][0], out_dir / "viz")
     return (f"## speech: FSDD spoken digits\n\nA frequency-axis CNN (Abdel-Hamid et al. 2014; conv and "
             f"max-pool along frequency only) trained for {(time.time() - started) / 60:.1f} min on 4 "
             f"speakers. Accuracy on the held-out speaker nicolas: **{metrics['accuracy']:.4f}** "
             f"(n={metrics['n']}).\n\n| file | digit | predicted | p |\n| --- | --- | --- | --- |\n"
-            + "\n".join(lines) + "\n\n![confusion](speech/confusion.png)\n\n![saliency](speech/saliency.png)\n")
+            + "\n".join(lines) + "\n\n![confusion](speech/confusion.png)\n\n![saliency](speech/saliency.png)\n\n"
+            + gallery + "\n")

@@ -4,6 +4,7 @@
     python run.py text evaluate --model models/text_sst2.keras --data stsa.binary.dev --json
     python run.py text predict --model models/text_sst2.keras "a gorgeous , witty film"
     python run.py text crossval --task mr --arch kim --json
+    python run.py text visualize --model models/text_sst2.keras --out viz/ --text "a gorgeous , witty film"
 """
 import json
 import os
@@ -79,6 +80,12 @@ def register(subparsers):
     common.add_data_dir(crossval)
     common.add_training_args(crossval, epochs=6, batch_size=50, learning_rate=1e-3, out="runs/text_cv")
     crossval.set_defaults(func=crossval_task)
+
+    from apps.text import visualize
+    show = subparsers.add_parser("visualize", help="word-level saliency and k-max selections (PNG + terminal)",
+                                 description=visualize.run.__doc__)
+    visualize.add_arguments(show)
+    show.set_defaults(func=visualize.run)
 
 
 # ------------------------------------------------------------------ training
@@ -441,9 +448,11 @@ def demo(out_dir, minutes, data_dir):
                     f"{'; '.join(g for g, _ in ngrams)} |")
     save_figure(fig, out_dir / "selections.png")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    from apps.text.visualize import demo_gallery
+    gallery = demo_gallery(out_dir / "run" / "model.keras", DEMO_SENTENCES, out_dir / "viz")
     return (f"## text: SST-2\n\nKim's CNN (filters 3, 4, 5 x 100, GloVe 50d in a static and a fine-tuned "
             f"channel) trained for {(time.time() - started) / 60:.1f} min on the 6,920 SST-2 training "
             f"sentences (the shipped model also uses all phrases). Dev accuracy: **{metrics['accuracy']:.4f}** "
             f"(n={metrics['n']}).\n\n| sentence | prediction | n-grams the max pooling kept most |\n|---|---|---|\n"
             + "\n".join(rows) +
-            "\n\n![confusion](text/confusion.png)\n\n![selections](text/selections.png)\n")
+            "\n\n![confusion](text/confusion.png)\n\n![selections](text/selections.png)\n\n" + gallery + "\n")
