@@ -26,3 +26,15 @@ def needs_data(*parts):
     """Skip unless the team data file/folder `DATA/<parts>` exists."""
     path = DATA.joinpath(*parts)
     return pytest.mark.skipif(not path.exists(), reason=f"{path} not found (set BEYOND_PIXELS_DATA)")
+
+
+def png_sizes(folder):
+    """{file name: (width, height)} of every PNG in `folder`, each checked to be a valid image."""
+    from PIL import Image
+    sizes = {}
+    for path in sorted(Path(folder).glob("*.png")):
+        with Image.open(path) as image:
+            image.verify()
+        with Image.open(path) as image:
+            sizes[path.name] = image.size
+    return sizes

@@ -8,6 +8,7 @@ from apps.go import visualize as gv  # noqa: E402
 from apps.go.features import NUM_PLANES, features  # noqa: E402
 from apps.go.go import from_ascii  # noqa: E402
 from shared.builders import ConvSpec, conv_stack  # noqa: E402
+from conftest import png_sizes
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -78,7 +79,6 @@ def test_wrong_shape_is_refused():
 # ---------------------------------------------------------------- `run.py go visualize`
 
 import run  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from shared.modelio import save_model  # noqa: E402
 from shared import visualize as viz  # noqa: E402
@@ -98,21 +98,11 @@ def sgf_file(tmp_path_factory):
     return path
 
 
-def _png_sizes(folder):
-    sizes = {}
-    for path in sorted(folder.glob("*.png")):
-        with Image.open(path) as image:
-            image.verify()
-        with Image.open(path) as image:
-            sizes[path.name] = image.size
-    return sizes
-
-
 def test_cli_standard_set(policy_file, sgf_file, tmp_path, capsys):
     out = tmp_path / "viz"
     assert run.main(["go", "visualize", "--model", str(policy_file), "--out", str(out), "--sgf", str(sgf_file),
                      "--move", "10", "--steps", "4"]) == 0
-    sizes = _png_sizes(out)
+    sizes = png_sizes(out)
     assert "explained move" in capsys.readouterr().out
     assert sizes["policy.png"] == (416, 416) and sizes["filters.png"][0] > 0
     names = set(sizes)
@@ -125,7 +115,7 @@ def test_cli_choices_and_explained_move(policy_file, sgf_file, tmp_path):
     assert run.main(["go", "visualize", "--model", str(policy_file), "--out", str(out), "--sgf", str(sgf_file),
                      "--move", "3", "--explain", "Q16", "--planes", "--gradcam", "--layer", "conv2_conv",
                      "--maximize", "conv2_conv:1", "--maximize", "class:300", "--steps", "3"]) == 0
-    assert set(_png_sizes(out)) == {"planes_Q16.png", "gradcam_Q16.png", "maximize.png"}
+    assert set(png_sizes(out)) == {"planes_Q16.png", "gradcam_Q16.png", "maximize.png"}
 
 
 def test_cli_user_errors(policy_file, sgf_file, tmp_path, capsys):
@@ -146,7 +136,7 @@ def test_move_maximization_raises_the_logit_and_l1_empties_the_board(policy):
 
 def test_grad_cam_png_and_default_game_fallback(policy, planes, tmp_path, monkeypatch):
     path = gv.grad_cam_png(policy, planes, 3 * 19 + 15, tmp_path / "cam.png")
-    assert _png_sizes(tmp_path)["cam.png"] == (416, 416) and path.exists()
+    assert png_sizes(tmp_path)["cam.png"] == (416, 416) and path.exists()
     import datasets
     from shared.errors import UserError
 

@@ -2,7 +2,6 @@
 (101 frames x 40 mel bands x 3 channels in, one probability per class out) and a synthetic chirp."""
 import numpy as np
 import pytest
-from PIL import Image
 
 keras = pytest.importorskip("keras")
 sf = pytest.importorskip("soundfile")
@@ -15,6 +14,7 @@ from shared.builders import ConvSpec, build_classifier  # noqa: E402
 from shared.modelio import save_model  # noqa: E402
 
 import run  # noqa: E402
+from conftest import png_sizes
 
 CONFIG = DEFAULT_FEATURES["fsdd"]  # 8 kHz, 40 mel bands up to 4 kHz, 1 s clips: 101 frames
 NAMES = [str(d) for d in range(10)]
@@ -48,21 +48,11 @@ def chirp(tmp_path_factory):
     return path
 
 
-def _png_sizes(folder):
-    sizes = {}
-    for path in sorted(folder.glob("*.png")):
-        with Image.open(path) as image:
-            image.verify()
-        with Image.open(path) as image:
-            sizes[path.name] = image.size
-    return sizes
-
-
 def test_cli_standard_set(model_file, chirp, tmp_path):
     out = tmp_path / "viz"
     assert run.main(["speech", "visualize", "--model", str(model_file), "--out", str(out), "--audio", str(chirp),
                      "--steps", "3"]) == 0
-    sizes = _png_sizes(out)
+    sizes = png_sizes(out)
     assert set(sizes) == {"saliency_chirp.png", "filters.png", "tone_response.png", "activations_conv1_act.png",
                           "maximize_classes.png"}
     assert sizes["saliency_chirp.png"] == (960, 288) and sizes["tone_response.png"] == (640, 360)
@@ -71,7 +61,7 @@ def test_cli_standard_set(model_file, chirp, tmp_path):
 def test_cli_choices_and_errors(model_file, chirp, tmp_path, capsys):
     base = ["speech", "visualize", "--model", str(model_file), "--out", str(tmp_path), "--audio", str(chirp)]
     assert run.main(base + ["--saliency", "--class", "3", "--maximize", "conv2_conv:1", "--steps", "2"]) == 0
-    assert set(_png_sizes(tmp_path)) == {"saliency_chirp.png", "maximize.png"}
+    assert set(png_sizes(tmp_path)) == {"saliency_chirp.png", "maximize.png"}
     assert run.main(base + ["--class", "10"]) == 2
     assert run.main(base + ["--maximize", "class:10"]) == 2
     assert "class must be in 0..9" in capsys.readouterr().err

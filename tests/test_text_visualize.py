@@ -1,7 +1,6 @@
 """apps/text/visualize.py and `run.py text visualize` on tiny Kim and DCNN models (random embeddings)."""
 import numpy as np
 import pytest
-from PIL import Image
 
 keras = pytest.importorskip("keras")
 
@@ -11,6 +10,7 @@ from apps.text.tokenize import Vocabulary, pad_batch  # noqa: E402
 from shared.modelio import save_model  # noqa: E402
 
 import run  # noqa: E402
+from conftest import png_sizes
 
 WORDS = "the a film movie plot is was great wonderful awful boring not but".split()
 NAMES = ["negative", "positive"]
@@ -93,21 +93,11 @@ def test_kmax_selections_point_at_real_words(tiny):
     assert all(set(g.split()) <= {"a", "great", "film"} for g, _ in ngrams)
 
 
-def _png_sizes(folder):
-    sizes = {}
-    for path in sorted(folder.glob("*.png")):
-        with Image.open(path) as image:
-            image.verify()
-        with Image.open(path) as image:
-            sizes[path.name] = image.size
-    return sizes
-
-
 def test_cli_standard_set_png_and_terminal(kim_file, tmp_path, capsys):
     out = tmp_path / "viz"
     assert run.main(["text", "visualize", "--model", str(kim_file), "--out", str(out), "--text",
                      "the plot was great", "--text", "a boring , awful film", "--color", "never"]) == 0
-    sizes = _png_sizes(out)
+    sizes = png_sizes(out)
     assert set(sizes) == {"saliency_kmax.png", "activations_conv_w2_act.png"}
     assert sizes["saliency_kmax.png"][1] == round(2 * 1.9 * 80)  # one 1.9-inch panel per sentence at 80 dpi
     printed = capsys.readouterr().out
@@ -118,7 +108,7 @@ def test_cli_standard_set_png_and_terminal(kim_file, tmp_path, capsys):
 def test_cli_choices_and_errors(kim_file, tmp_path, capsys):
     base = ["text", "visualize", "--model", str(kim_file), "--out", str(tmp_path)]
     assert run.main(base + ["--activations", "--layer", "conv_w3_conv", "--text", "a film"]) == 0
-    assert set(_png_sizes(tmp_path)) == {"activations_conv_w3_conv.png"}
+    assert set(png_sizes(tmp_path)) == {"activations_conv_w3_conv.png"}
     assert run.main(base + ["--saliency", "--text", "   "]) == 2
     assert "no text with words" in capsys.readouterr().err
     assert run.main(base + ["--class", "2"]) == 2
