@@ -265,6 +265,23 @@ def word_scores(tokens, selections, widths):
     return scores, [(" ".join(tokens[lo:hi + 1]), round(weight, 2)) for (lo, hi), weight in top]
 
 
+def kmax_explainer(model, arch):
+    """A function (tokens, ids) -> (probabilities, each word's share of the kept
+    activations, top n-grams) read from the k-max layers: Kim's CNN, every
+    filter's max n-gram; the DCNN, its first dynamic k-max layer (whose
+    positions index words directly)."""
+    from apps.text.models import selection_model
+    explain, widths, _ = selection_model(model)
+    use = slice(0, 1) if arch == "dcnn" else slice(None)
+
+    def run(tokens, ids):
+        outputs = explain(np.array([ids], dtype=np.int32), training=False)
+        kept = [np.asarray(o)[0] for o in outputs[1:]]
+        scores, ngrams = word_scores(tokens, list(zip(kept[0::2], kept[1::2]))[use], widths[use])
+        return np.asarray(outputs[0])[0], scores, ngrams
+    return run
+
+
 def highlight(tokens, scores, color):
     """Tokens with the top quarter by score marked: ANSI bold yellow, or [brackets]."""
     if not len(tokens):
@@ -291,7 +308,6 @@ def predict_texts(args):
     7-word windows the first dynamic k-max layer kept). Empty texts are reported
     and skipped (exit status 1); texts of only unknown words get a warning."""
     from apps.text.data import decode
-    from apps.text.models import selection_model
     from shared.modelio import load_model
 
     model, meta = load_model(args.model, app=APP)
@@ -302,7 +318,7 @@ def predict_texts(args):
             texts += [decode(line) for line in sys.stdin.buffer.read().splitlines()]
         else:
             texts.append(_argv_text(text))
-    explain, widths, _ = selection_model(model)
+    explain = kmax_explainer(model, pre["arch"])
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     failures = 0
     for text in texts:
@@ -317,13 +333,7 @@ def predict_texts(args):
         unknown = sum(i == 1 for i in ids)
         if unknown == len(ids):
             print(f"warning: none of the words is in the model's vocabulary: {text[:60]!r}", file=sys.stderr)
-        outputs = explain(np.array([ids], dtype=np.int32), training=False)
-        probs = np.asarray(outputs[0])[0]
-        kept = [np.asarray(o)[0] for o in outputs[1:]]
-        selections = list(zip(kept[0::2], kept[1::2]))
-        # DCNN: explain with the first k-max layer (its positions index words directly)
-        use = slice(0, 1) if pre["arch"] == "dcnn" else slice(None)
-        scores, ngrams = word_scores(tokens[0], selections[use], widths[use])
+        probs, scores, ngrams = explain(tokens[0], ids)
         label = pre["class_names"][int(probs.argmax())]
         if args.json:
             print(json.dumps({"text": text[:1000], "label": label,
@@ -410,7 +420,6 @@ def demo(out_dir, minutes, data_dir):
     plt = pyplot()
 
     from apps.text.data import load_task
-    from apps.text.models import selection_model
     from shared.evaluation import classification_metrics, confusion_matrix_png
     from shared.modelio import load_model
 
@@ -431,15 +440,12 @@ def demo(out_dir, minutes, data_dir):
     metrics = classification_metrics(labels, probs, classes)
     confusion_matrix_png(labels, probs.argmax(1), classes, out_dir / "confusion.png",
                          title="SST-2 dev sentences (872)")
-    explain, widths, _ = selection_model(model)
+    explain = kmax_explainer(model, meta["preprocessing"]["arch"])
     fig, axes = plt.subplots(len(DEMO_SENTENCES), 1, figsize=(10, 2.2 * len(DEMO_SENTENCES)))
     rows = []
     for ax, sentence in zip(np.atleast_1d(axes), DEMO_SENTENCES):
         tokens, (sentence_ids,) = encode_texts([sentence], meta)
-        outputs = explain(np.array([sentence_ids], dtype=np.int32), training=False)
-        p = np.asarray(outputs[0])[0]
-        kept = [np.asarray(o)[0] for o in outputs[1:]]
-        scores, ngrams = word_scores(tokens[0], list(zip(kept[0::2], kept[1::2])), widths)
+        p, scores, ngrams = explain(tokens[0], sentence_ids)
         ax.bar(range(len(scores)), scores, color="tab:orange")
         ax.set_xticks(range(len(scores)), tokens[0], rotation=30, ha="right")
         ax.set_title(f"{classes[int(p.argmax())]} ({p.max():.2f})", fontsize=10)

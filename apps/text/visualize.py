@@ -69,15 +69,9 @@ def word_saliency(model, ids, class_index=None):
 
 def kmax_word_scores(model, meta, tokens, ids):
     """(each word's share of the kept activations (n,), top n-grams) from the k-max layers."""
-    from apps.text.cli import word_scores
-    from apps.text.models import selection_model
-    explain, widths, _ = selection_model(model)
-    outputs = explain(np.array([ids], dtype=np.int32), training=False)
-    kept = [np.asarray(o)[0] for o in outputs[1:]]
-    selections = list(zip(kept[0::2], kept[1::2]))
-    # DCNN: the first k-max layer (its positions index words directly), as `predict` explains
-    use = slice(0, 1) if meta["preprocessing"].get("arch") == "dcnn" else slice(None)
-    return word_scores(tokens, selections[use], widths[use])
+    from apps.text.cli import kmax_explainer
+    _, scores, ngrams = kmax_explainer(model, meta["preprocessing"].get("arch"))(tokens, ids)
+    return scores, ngrams
 
 
 def explain_sentences(model, meta, texts, class_index=None):
