@@ -46,3 +46,24 @@ def test_augment_returns_the_clip_length_and_is_seeded():
     a = augment.augment(y, 8000, 8000, np.random.default_rng(7))
     b = augment.augment(y, 8000, 8000, np.random.default_rng(7))
     assert len(a) == 8000 and np.array_equal(a, b)
+
+
+def test_random_placement_uses_the_whole_window():
+    """Onsets of the variants spread over all the room the clip has in the window,
+    not just +-100 ms around the centre."""
+    config = augment.AugmentConfig(speed_probability=0.0, pitch_probability=0.0, noise_probability=0.0,
+                                   random_placement=True)
+    y = np.ones(2000, dtype=np.float32)
+    rng = np.random.default_rng(5)
+    onsets = [int(np.flatnonzero(augment.augment(y, 8000, 8000, rng, config))[0]) for _ in range(200)]
+    assert min(onsets) < 300 and max(onsets) > 5700  # room: 0..6000 samples
+    centred = augment.AugmentConfig(speed_probability=0.0, pitch_probability=0.0, noise_probability=0.0)
+    onsets = [int(np.flatnonzero(augment.augment(y, 8000, 8000, rng, centred))[0]) for _ in range(50)]
+    assert min(onsets) >= 3000 - 800 and max(onsets) <= 3000 + 800
+
+
+def test_unpadded_variants_keep_their_own_length():
+    config = augment.AugmentConfig(speed_probability=1.0, speed_range=(0.8, 0.8), pitch_probability=0.0)
+    y = (0.2 * np.random.default_rng(6).normal(size=3000)).astype(np.float32)
+    out = augment.augment(y, 8000, 8000, np.random.default_rng(0), config, pad=False)
+    assert abs(len(out) - 3000 / 0.8) <= 2

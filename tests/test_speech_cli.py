@@ -102,3 +102,31 @@ def test_timit_frames_train_and_predict_a_phone_sequence(tmp_path, capsys):
                      str(root / "timit" / "dr1-fvmh0" / "si836.wav")]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["frames"] > 100 and all(p["phone"] in data.TIMIT_CLASSES for p in result["phones"])
+
+
+def test_cv_holds_each_speaker_out_once_and_no_val_trains_on_all(small_fsdd, tmp_path, capsys):
+    out = tmp_path / "cv"
+    assert run.main(["speech", "cv", "--dataset", "fsdd", "--data", str(small_fsdd), "--epochs", "2",
+                     "--filters", "4", "4", "--hidden", "8", "--placement", "fit", "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [f["fold"] for f in summary["per_fold"]] == ["george", "jackson", "lucas"]
+    assert all(f["n"] == 20 for f in summary["per_fold"]) and summary["n"] == 60
+    assert 1 <= summary["chosen_epochs"] <= 2 and len(summary["mean_val_accuracy_per_epoch"]) == 2
+    for fold in summary["per_fold"]:
+        config = json.loads((out / f"fold-{fold['fold']}" / "config.json").read_text())
+        assert config["val_speakers"] == [fold["fold"]] and fold["fold"] not in config["train_speakers"]
+        assert config["features"]["placement"] == "fit"
+    final = tmp_path / "all"
+    assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--no-val", "--epochs", "1",
+                     "--filters", "4", "4", "--hidden", "8", "--out", str(final)]) == 0
+    config = json.loads((final / "config.json").read_text())
+    assert config["train_speakers"] == ["george", "jackson", "lucas"] and config["val_examples"] == 0
+    assert json.loads((final / "metrics.json").read_text())["saved_epoch"] == 1
+
+
+def test_cv_folds_partition_speakers():
+    from apps.speech.cli import cv_folds
+    items = [(f"{s}_{i}.wav", 0, s) for s in ("a", "b", "c", "d", "e", "f", "g") for i in range(2)]
+    assert [name for name, _ in cv_folds(items, 0)] == list("abcdefg")
+    groups = [set(g) for _, g in cv_folds(items, 3)]
+    assert set().union(*groups) == set("abcdefg") and sum(len(g) for g in groups) == 7

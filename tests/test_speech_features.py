@@ -49,3 +49,73 @@ def test_batch_features_are_cached_and_skip_bad_files(tmp_path, monkeypatch):
     x2, kept2, errors2 = features.batch_features(good + [bad], config)
     np.testing.assert_array_equal(x, x2)
     assert errors2 == errors
+
+
+def _word(rng, seconds=0.4, rate=8000):
+    """A word-like burst: a tone sweep with a noisy onset, amplitude-modulated."""
+    t = np.arange(int(seconds * rate)) / rate
+    envelope = np.sin(np.pi * t / t[-1]) ** 0.5
+    sweep = np.sin(2 * np.pi * (300 + 900 * t / t[-1]) * t) + 0.3 * rng.normal(size=len(t))
+    return (0.5 * envelope * sweep).astype(np.float32)
+
+
+def test_cmvn_gives_zero_mean_unit_variance_bands_over_voiced_frames():
+    config = features.FeatureConfig(sample_rate=8000, deltas=0, cmvn=True, floor_db=60)
+    x = features.clip_features(_word(np.random.default_rng(0)), config)[..., 0]  # (frames, bands)
+    voiced = features.voiced_frames(features.static_log_mel(
+        features.audio.fix_length(_word(np.random.default_rng(0)), 8000), config), config.vad_db)
+    assert 20 < voiced.sum() < 60  # the 0.4 s word, not the padding
+    np.testing.assert_allclose(x[voiced].mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(x[voiced].std(axis=0), 1.0, atol=1e-3)
+
+
+def test_cmvn_removes_a_fixed_channel_colouring():
+    """A constant gain per band (a microphone's or a vocal tract's average colouring)
+    is an offset per band in the log domain: CMVN makes it vanish."""
+    import scipy.signal
+    config = features.FeatureConfig(sample_rate=8000, deltas=0, cmvn=True, floor_db=60)
+    y = _word(np.random.default_rng(1))
+    coloured = scipy.signal.lfilter([1.0, -0.9], [1.0], y).astype(np.float32)  # pre-emphasis-like tilt
+    plain, tilted = (features.clip_features(v, config)[..., 0] for v in (y, coloured))
+    voiced = features.voiced_frames(features.static_log_mel(features.audio.fix_length(y, 8000), config), 40)
+    raw = features.FeatureConfig(sample_rate=8000, deltas=0, floor_db=60)
+    before = np.abs(features.clip_features(y, raw) - features.clip_features(coloured, raw))[..., 0]
+    after = np.abs(plain - tilted)
+    assert np.median(after[voiced]) < 0.25 * np.median(before[voiced])
+
+
+def test_fit_placement_leaves_no_padding_or_position_cue():
+    """With placement "fit" the same word padded with any amount of silence, on either
+    side, gives the same features: neither padding nor position is visible."""
+    config = features.FeatureConfig(sample_rate=8000, cmvn=True, floor_db=60, placement="fit")
+    word = _word(np.random.default_rng(2))
+    base = features.clip_features(word, config)
+    assert base.shape == (config.frames, config.n_mels, 3)
+    for before, after in ((0, 3040), (3040, 0), (1040, 2480)):  # whole hops (80 samples): same frame grid
+        padded = np.pad(word, (before, after))
+        np.testing.assert_allclose(features.clip_features(padded, config), base, atol=1e-3)
+
+
+def _sweep(seconds, rate=8000):
+    """A rising tone with a smooth envelope: the same 'word' said at any speed."""
+    t = np.arange(int(seconds * rate)) / rate
+    envelope = np.abs(np.sin(np.pi * t / t[-1])) ** 0.5
+    return (0.5 * envelope * np.sin(2 * np.pi * (300 * t + 450 * t ** 2 / t[-1]))).astype(np.float32)
+
+
+def test_fit_placement_removes_the_duration_cue():
+    """A slow and a fast take of the same word fill the same frames with "fit"; centred
+    in the window they do not line up."""
+    import dataclasses
+    fit = features.FeatureConfig(sample_rate=8000, deltas=0, floor_db=60, placement="fit")
+    centre = dataclasses.replace(fit, placement="centre")
+    slow, fast = _sweep(0.7), _sweep(0.35)
+    a, b = (features.clip_features(v, fit)[..., 0] for v in (slow, fast))
+    c, d = (features.clip_features(v, centre)[..., 0] for v in (slow, fast))
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9 > 0.6 > np.corrcoef(c.ravel(), d.ravel())[0, 1]
+
+
+def test_floor_makes_digital_silence_padding_look_like_a_quiet_room():
+    config = features.FeatureConfig(sample_rate=8000, deltas=0, floor_db=60)
+    static = features.static_log_mel(features.audio.fix_length(_word(np.random.default_rng(4)), 8000), config)
+    assert static.max() - static.min() <= 60 * features.NATS_PER_DB + 1e-4

@@ -20,6 +20,7 @@ class AugmentConfig:
     speed_probability: float = 0.8
     pitch_semitones: float = 2.0
     pitch_probability: float = 0.3
+    random_placement: bool = False  # shift anywhere the clip still fits in the window (no position cue)
 
 
 def time_shift(y, max_shift, rng):
@@ -69,15 +70,23 @@ def coloured_noise(length, rng, exponent=1.0):
     return (noise / (noise.std() + 1e-12)).astype(np.float32)
 
 
-def augment(y, sample_rate, length, rng, config=AugmentConfig(), noises=()):
-    """One random label-preserving variant of clip `y`, `length` samples long."""
+def augment(y, sample_rate, length, rng, config=AugmentConfig(), noises=(), pad=True):
+    """One random label-preserving variant of clip `y`, `length` samples long
+    (`pad=False`: the variant keeps its own length, for features that fit the
+    clip to the window; no shift, and the noise covers only the clip)."""
     from apps.speech.audio import fix_length
     if rng.random() < config.speed_probability:
         y = change_speed(y, float(rng.uniform(*config.speed_range)))
-    y = fix_length(y, length)  # before the phase vocoder, which needs more than one FFT frame
+    own_length = len(y)
+    y = fix_length(y, max(length, own_length))  # before the phase vocoder, which needs more than one FFT frame
     if config.pitch_semitones and rng.random() < config.pitch_probability:
         y = shift_pitch(y, sample_rate, float(rng.uniform(-config.pitch_semitones, config.pitch_semitones)))
-    y = time_shift(y, int(config.max_shift_s * sample_rate), rng)
+    if pad:
+        free = max(0, length - own_length) // 2  # the clip is centred: this much room either side
+        max_shift = max(int(config.max_shift_s * sample_rate), free if config.random_placement else 0)
+        y = time_shift(fix_length(y, length), max_shift, rng)
+    else:
+        y = fix_length(y, own_length)
     if rng.random() < config.noise_probability:
         noise = noises[int(rng.integers(len(noises)))] if len(noises) else \
             coloured_noise(len(y), rng, exponent=float(rng.choice([0.0, 1.0, 2.0])))

@@ -6,6 +6,7 @@
     python run.py speech saliency --model models/speech_fsdd.keras clip.wav --out saliency.png
     python run.py speech visualize --model models/speech_fsdd.keras --out viz/
 """
+import dataclasses
 import json
 import sys
 import time
@@ -25,33 +26,18 @@ def register(subparsers):
     from apps.speech.models import ARCHITECTURES
 
     train = subparsers.add_parser("train", help="train a speech CNN", description=train_model.__doc__)
-    train.add_argument("--dataset", choices=DATASETS, default="fsdd")
-    train.add_argument("--data", help="dataset folder or .tar.gz in its original layout "
-                       "(default: the registry's archive, found via --data-dir/$BEYOND_PIXELS_DATA)")
-    train.add_argument("--arch", choices=ARCHITECTURES, default="freq",
-                       help="freq: frequency-axis CNN (full weight sharing); freq-lws: limited weight "
-                       "sharing; trad-fpool3: Sainath & Parada's 2D baseline")
-    train.add_argument("--val-speakers", nargs="*", help="speakers held out for validation "
-                       "(default: a salted hash of the speaker picks --val-fraction of them)")
-    train.add_argument("--val-fraction", type=float, default=0.2)
-    train.add_argument("--context", type=common.positive_int, default=None,
-                       help="frames in a context window (default: 9 for clips, 11 for TIMIT frames)")
-    train.add_argument("--context-stride", type=common.positive_int, default=3,
-                       help="frames between context windows of a clip (clip tasks)")
-    train.add_argument("--time-bins", type=common.positive_int, default=3,
-                       help="segments of the final max-pooling over time (clip tasks)")
-    train.add_argument("--filters", type=common.positive_int, nargs=2, default=(64, 64))
-    train.add_argument("--hidden", type=common.positive_int, default=256)
-    train.add_argument("--dropout", type=float, default=0.3)
-    train.add_argument("--augment-copies", type=int, default=0,
-                       help="random variants per training clip (time shift, noise at 5-20 dB SNR, "
-                       "speed 0.9-1.1, pitch +-2 semitones), added to the originals")
-    train.add_argument("--deltas", type=int, choices=(0, 1, 2), default=2)
-    train.add_argument("--n-mels", type=common.positive_int, default=40)
-    train.add_argument("--workers", type=common.positive_int, default=1, help="feature extraction processes")
-    common.add_data_dir(train)
-    common.add_training_args(train, epochs=30, batch_size=64, learning_rate=2e-3, out="runs/speech")
+    _add_train_args(train)
+    train.add_argument("--no-val", action="store_true",
+                       help="train on every speaker (no validation; the last epoch is saved): for the "
+                       "shipped model, with the epoch count chosen by `cv`")
     train.set_defaults(func=train_model)
+
+    cv = subparsers.add_parser("cv", help="speaker-grouped cross-validation", description=cross_validate.__doc__)
+    _add_train_args(cv)
+    cv.add_argument("--folds", type=int, default=0,
+                    help="0: leave one speaker out (FSDD); k: k groups of speakers by a salted hash")
+    cv.add_argument("--json", action="store_true", help="print the summary as one JSON line, last on stdout")
+    cv.set_defaults(func=cross_validate)
 
     evaluate = subparsers.add_parser("evaluate", help="accuracy on a dataset folder",
                                      description=evaluate_model.__doc__)
@@ -91,6 +77,49 @@ def register(subparsers):
     show.set_defaults(func=visualize.run)
 
 
+def _add_train_args(train):
+    from apps.speech.examples import DATASETS
+    from apps.speech.models import ARCHITECTURES
+    train.add_argument("--dataset", choices=DATASETS, default="fsdd")
+    train.add_argument("--data", help="dataset folder or .tar.gz in its original layout "
+                       "(default: the registry's archive, found via --data-dir/$BEYOND_PIXELS_DATA)")
+    train.add_argument("--arch", choices=ARCHITECTURES, default="freq",
+                       help="freq: frequency-axis CNN (full weight sharing); freq-lws: limited weight "
+                       "sharing; trad-fpool3: Sainath & Parada's 2D baseline")
+    train.add_argument("--val-speakers", nargs="*", help="speakers held out for validation "
+                       "(default: a salted hash of the speaker picks --val-fraction of them)")
+    train.add_argument("--val-fraction", type=float, default=0.2)
+    train.add_argument("--context", type=common.positive_int, default=None,
+                       help="frames in a context window (default: 9 for clips, 11 for TIMIT frames)")
+    train.add_argument("--context-stride", type=common.positive_int, default=3,
+                       help="frames between context windows of a clip (clip tasks)")
+    train.add_argument("--time-bins", type=common.positive_int, default=3,
+                       help="segments of the final max-pooling over time (clip tasks)")
+    train.add_argument("--filters", type=common.positive_int, nargs=2, default=(64, 64))
+    train.add_argument("--hidden", type=common.positive_int, default=256)
+    train.add_argument("--dropout", type=float, default=0.3)
+    train.add_argument("--augment-copies", type=int, default=0,
+                       help="random variants per training clip (time shift, noise at 5-20 dB SNR, "
+                       "speed, pitch +-2 semitones), added to the originals")
+    train.add_argument("--speed-range", type=float, nargs=2, default=(0.75, 1.25),
+                       help="speed perturbation factors of augmented variants (default: %(default)s)")
+    train.add_argument("--max-shift", type=float, default=0.1, help="time shift of augmented variants, seconds")
+    train.add_argument("--random-placement", action="store_true",
+                       help="augmented variants sit anywhere in the window the clip fits (no position cue)")
+    train.add_argument("--deltas", type=int, choices=(0, 1, 2), default=2)
+    train.add_argument("--n-mels", type=common.positive_int, default=40)
+    train.add_argument("--cmvn", action="store_true",
+                       help="per-utterance mean/variance normalisation of each mel band over the voiced frames")
+    train.add_argument("--floor-db", type=float, default=0.0,
+                       help="clamp log-mel energies to this many dB below the clip's loudest (0: off)")
+    train.add_argument("--placement", choices=("centre", "fit"), default="centre",
+                       help="centre: pad/crop the clip to 1 s around its middle; fit: trim silence and "
+                       "stretch the word to the window (no duration or position cue)")
+    train.add_argument("--workers", type=common.positive_int, default=1, help="feature extraction processes")
+    common.add_data_dir(train)
+    common.add_training_args(train, epochs=30, batch_size=64, learning_rate=2e-3, out="runs/speech")
+
+
 def _save_fn(preprocessing):
     from shared.modelio import save_model
 
@@ -103,7 +132,15 @@ def _feature_config(args):
     import dataclasses
 
     from apps.speech.examples import DEFAULT_FEATURES
-    return dataclasses.replace(DEFAULT_FEATURES[args.dataset], deltas=args.deltas, n_mels=args.n_mels)
+    return dataclasses.replace(DEFAULT_FEATURES[args.dataset], deltas=args.deltas, n_mels=args.n_mels,
+                               cmvn=args.cmvn, floor_db=args.floor_db,
+                               placement=args.placement if args.dataset != "timit" else "centre")
+
+
+def _augment_config(args):
+    from apps.speech.augment import AugmentConfig
+    return AugmentConfig(speed_range=tuple(args.speed_range), max_shift_s=args.max_shift,
+                         random_placement=args.random_placement)
 
 
 def _root(dataset, path, data_dir):
@@ -116,7 +153,18 @@ def training_arrays(args, config, log=print):
     from apps.speech import data, examples
     root = _root(args.dataset, args.data, args.data_dir)
     items = examples.items(args.dataset, root)
-    train_items, val_items = data.split_by_speaker(items, args.val_speakers, args.val_fraction)
+    if getattr(args, "no_val", False):
+        train_items, val_items = items, []
+    else:
+        train_items, val_items = data.split_by_speaker(items, args.val_speakers, args.val_fraction)
+    return fold_arrays(args, config, root, items, train_items, val_items, log)
+
+
+def fold_arrays(args, config, root, items, train_items, val_items, log=print):
+    """Arrays of one speaker split. Clip features (and, without noise files, augmented
+    variants) are computed for all `items` once, cached, and sliced: the folds of `cv`
+    and later `train` runs share them. Only training clips' variants are ever used."""
+    from apps.speech import data, examples, features
     if args.limit:
         rng = np.random.default_rng(args.seed)
         train_items = [train_items[i] for i in sorted(rng.permutation(len(train_items))[:args.limit])]
@@ -129,18 +177,32 @@ def training_arrays(args, config, log=print):
     else:
         context = args.context or 9
         log(f"features: {len(train_items)} training and {len(val_items)} validation clips")
-        x_train, y_train, errors = examples.clip_arrays(train_items, config, args.workers, progress=True)
-        x_val, y_val, errors_val = examples.clip_arrays(val_items, config, args.workers)
+        pool = items if args.limit is None else train_items + val_items
+        x_all, kept, errors = features.batch_features([i[0] for i in pool], config, workers=args.workers,
+                                                      progress=True)
+        y_all = np.array([pool[k][1] for k in kept], dtype=np.int64)
+        row = {str(pool[k][0]): r for r, k in enumerate(kept)}
+        errors_val = []
+
+        def rows(subset):
+            return np.array([row[str(i[0])] for i in subset if str(i[0]) in row], dtype=np.int64)
+        train_rows, val_rows = rows(train_items), rows(val_items)
+        x_train, y_train = x_all[train_rows], y_all[train_rows]
+        x_val, y_val = x_all[val_rows], y_all[val_rows]
         if args.augment_copies:
             started = time.time()
+            train_paths = {str(i[0]) for i in train_items}
             noises = data.background_noise_files(root) if args.dataset == "commands" else []
-            noises = [p for p in noises if str(p) in {str(i[0]) for i in train_items}] or \
+            noises = [p for p in noises if str(p) in train_paths] or \
                 [p for p in noises if p.parent.name == "_background_noise_"]
-            x_aug, y_aug = examples.augmented_clip_arrays(train_items, config, args.augment_copies, args.seed,
-                                                          noises)
-            x_train, y_train = np.concatenate([x_train, x_aug]), np.concatenate([y_train, y_aug])
+            source = pool if not noises else train_items  # noise clips of other folds must not leak in
+            x_aug, y_aug, owner = examples.augmented_clip_arrays(source, config, args.augment_copies, args.seed,
+                                                                 noises, _augment_config(args))
+            use = np.array([str(source[o][0]) in train_paths for o in owner], dtype=bool)
+            x_train = np.concatenate([x_train, x_aug[use]])
+            y_train = np.concatenate([y_train, y_aug[use]])
             extra["augment_noise_sources"] = len(noises)
-            log(f"augmentation: {len(x_aug)} variants in {time.time() - started:.0f} s")
+            log(f"augmentation: {int(use.sum())} variants in {time.time() - started:.0f} s")
     for message in errors + errors_val:
         print(f"skipped: {message}", file=sys.stderr)
     extra.update(train_examples=int(len(x_train)), val_examples=int(len(x_val)), skipped_files=len(errors + errors_val))
@@ -158,8 +220,23 @@ def _dataset(x, y, batch_size, shuffle=False, seed=0):
 def train_model(args):
     """Train a frequency-axis CNN (or the 2D baseline) on FSDD, Speech Commands or TIMIT
     frames, validating on whole held-out speakers. Writes model.keras (best validation
-    epoch, with its feature settings inside), config.json, metrics.json, log.csv and
-    TensorBoard logs to --out."""
+    epoch, with its feature settings inside; the last epoch with --no-val), config.json,
+    metrics.json, log.csv and TensorBoard logs to --out."""
+    config = _feature_config(args)
+    x_train, y_train, x_val, y_val, context, extra = training_arrays(args, config)
+    metrics = fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, args.out)
+    if metrics.get("best_val_accuracy") is not None:
+        print(f"best val_accuracy {metrics['best_val_accuracy']:.4f} at epoch {metrics['best_epoch']} "
+              f"({len(x_val)} validation examples of speakers {', '.join(extra['val_speakers'][:8])}"
+              f"{'...' if len(extra['val_speakers']) > 8 else ''}); model: {metrics['model']}")
+    else:
+        print(f"trained on all {len(extra['train_speakers'])} speakers for {metrics['last_epoch']} epochs "
+              f"(training accuracy {metrics['history']['accuracy'][-1]:.4f}); model: {metrics['model']}")
+    return 0
+
+
+def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out):
+    """Build, compile and fit the model of `args` on arrays; returns `training.fit`'s metrics."""
     import keras
 
     from apps.speech import examples, models
@@ -167,8 +244,6 @@ def train_model(args):
 
     training.set_seed(args.seed)
     training.set_precision(args.mixed_bfloat16)
-    config = _feature_config(args)
-    x_train, y_train, x_val, y_val, context, extra = training_arrays(args, config)
     names = examples.class_names(args.dataset)
     options = {} if args.arch == "trad-fpool3" else dict(
         context=context, time_bins=1 if args.dataset == "timit" else args.time_bins,
@@ -182,18 +257,86 @@ def train_model(args):
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     run_config = common.training_config(args, **extra, context=context, parameters=model.count_params(),
-                                        features=config.to_dict())
+                                        features=config.to_dict(), augment=dataclasses.asdict(_augment_config(args)))
+    run_config["out"] = str(out)
     preprocessing = {"dataset": args.dataset, "task": "frames" if args.dataset == "timit" else "clips",
                      "class_names": names, "features": config.to_dict(), "context": context}
     save = _save_fn(preprocessing)
+    has_val = len(x_val) > 0
     metrics = training.fit(
         model, _dataset(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed),
-        _dataset(x_val, y_val, 256), out_dir=args.out, epochs=args.epochs, config=run_config,
-        save=lambda m, p: save(m, p, run_config), resume=args.resume, patience=args.patience,
+        _dataset(x_val, y_val, 256) if has_val else None, out_dir=out, epochs=args.epochs, config=run_config,
+        save=lambda m, p: save(m, p, run_config), resume=args.resume, patience=args.patience if has_val else None,
+        monitor="val_accuracy" if has_val else "loss", mode="max" if has_val else "min",
         time_budget_s=args.time_budget and args.time_budget * 60, verbose=2)
-    print(f"best val_accuracy {metrics['best_val_accuracy']:.4f} at epoch {metrics['best_epoch']} "
-          f"({len(x_val)} validation examples of speakers {', '.join(extra['val_speakers'][:8])}"
-          f"{'...' if len(extra['val_speakers']) > 8 else ''}); model: {metrics['model']}")
+    if not has_val:  # no validation to pick an epoch: ship the last one, as `cv` chose the count
+        save(model, Path(out) / "model.keras", run_config)
+        metrics["saved_epoch"] = metrics["last_epoch"]
+        training.write_json(Path(out) / "metrics.json", metrics)
+    return metrics
+
+
+def cv_folds(items, folds):
+    """[(fold name, held-out speakers)]: one fold per speaker (`folds` 0), or `folds`
+    groups of speakers by their salted hash (Speech Commands: many speakers)."""
+    from apps.speech import data
+    speakers = sorted({i[-1] for i in items})
+    if not folds:
+        return [(s, [s]) for s in speakers]
+    groups = [[s for s in speakers if int(data.speaker_fraction(s) * folds) == k] for k in range(folds)]
+    return [(f"group{k}", g) for k, g in enumerate(groups) if g]
+
+
+def cross_validate(args):
+    """Speaker-grouped cross-validation: train one model per fold with that fold's
+    speakers held out (leave-one-speaker-out by default), all with the same options as
+    `train`. Writes each fold's run to --out/fold-<name>/ and cv.json: per-fold best and
+    last validation accuracy, the mean validation curve per epoch and the epoch count
+    that maximises it (use it for `train --no-val`), and the mean accuracy at that epoch,
+    the honest estimate for an unseen speaker."""
+    from apps.speech import examples
+    from shared import training
+    from shared.evaluation import print_json_line
+    if args.dataset == "timit":
+        raise UserError("--dataset timit: cv is for clip datasets (fsdd, commands)")
+    config = _feature_config(args)
+    root = _root(args.dataset, args.data, args.data_dir)
+    items = examples.items(args.dataset, root)
+    started = time.time()
+    folds = []
+    for name, held in cv_folds(items, args.folds):
+        held = set(held)
+        train_items = [i for i in items if i[-1] not in held]
+        val_items = [i for i in items if i[-1] in held]
+        x_train, y_train, x_val, y_val, context, extra = fold_arrays(args, config, root, items, train_items,
+                                                                     val_items)
+        metrics = fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra,
+                             Path(args.out) / f"fold-{name}")
+        curve = metrics["history"]["val_accuracy"]
+        folds.append({"fold": name, "val_speakers": len(held), "n": int(len(x_val)),
+                      "best_val_accuracy": metrics["best_val_accuracy"], "best_epoch": metrics["best_epoch"],
+                      "last_val_accuracy": curve[-1], "val_accuracy_per_epoch": curve,
+                      "train_seconds": metrics["train_seconds_this_run"]})
+        print(f"fold {name}: best {metrics['best_val_accuracy']:.4f} (epoch {metrics['best_epoch']}), "
+              f"last {curve[-1]:.4f}, n={len(x_val)}", flush=True)
+    epochs = min(len(f["val_accuracy_per_epoch"]) for f in folds)
+    mean_curve = [float(np.mean([f["val_accuracy_per_epoch"][e] for f in folds])) for e in range(epochs)]
+    chosen = int(np.argmax(mean_curve))
+    summary = {
+        "dataset": args.dataset, "folds": len(folds), "per_fold": folds,
+        "mean_best_val_accuracy": float(np.mean([f["best_val_accuracy"] for f in folds])),
+        "mean_last_val_accuracy": float(np.mean([f["last_val_accuracy"] for f in folds])),
+        "mean_val_accuracy_per_epoch": mean_curve, "chosen_epochs": chosen + 1,
+        "accuracy": mean_curve[chosen], "min_fold_accuracy_at_chosen": float(
+            min(f["val_accuracy_per_epoch"][chosen] for f in folds)),
+        "n": int(sum(f["n"] for f in folds)), "seconds": round(time.time() - started, 1),
+        "config": common.training_config(args, features=config.to_dict(), augment=dataclasses.asdict(_augment_config(args))),
+    }
+    training.write_json(Path(args.out) / "cv.json", summary)
+    print(f"cv: mean accuracy {summary['accuracy']:.4f} at epoch {chosen + 1} over {len(folds)} folds "
+          f"(mean best {summary['mean_best_val_accuracy']:.4f}, mean last {summary['mean_last_val_accuracy']:.4f})")
+    if args.json:
+        print_json_line({k: v for k, v in summary.items() if k != "config"})
     return 0
 
 
@@ -265,7 +408,7 @@ def predict_clip_file(model, pre, config, path, top=3, hop=0.5, chunk=64):
         if np.abs(y).max() < audio.SILENCE_PEAK:
             windows.append({"start_s": round(start, 3), "top": {"label": SILENCE_LABEL, "probability": 1.0}})
             continue
-        batch.append(features.log_mel(y, config))
+        batch.append(features.clip_features(y, config))
         starts.append(start)
         if len(batch) >= chunk:
             flush()
@@ -391,6 +534,8 @@ def demo(out_dir, minutes, data_dir):
     args = argparse.Namespace(
         dataset="fsdd", data=None, arch="freq", val_speakers=["nicolas"], val_fraction=0.2, context=None,
         time_bins=3, context_stride=3, filters=(32, 32), hidden=128, dropout=0.3, augment_copies=0, deltas=2, n_mels=40,
+        speed_range=(0.75, 1.25), max_shift=0.1, random_placement=False, cmvn=False, floor_db=0.0,
+        placement="centre", no_val=False,
         workers=1, data_dir=data_dir, out=str(out_dir / "run"), epochs=12, batch_size=64, learning_rate=2e-3,
         seed=1234, patience=None, resume=False, time_budget=minutes, mixed_bfloat16=False, limit=None)
     started = time.time()

@@ -8,6 +8,11 @@ Ties data.py (which files, which labels, which speakers) to features.py
   labelled with its folded phone.
 Unreadable files are skipped and returned as messages; nothing else is lost.
 """
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
 import numpy as np
 
 from apps.speech import audio, augment, data, features
@@ -39,27 +44,51 @@ def clip_arrays(clip_items, config, workers=1, progress=False):
     return x, y, errors
 
 
-def augmented_clip_arrays(clip_items, config, copies, seed, noise_files=(), aug_config=augment.AugmentConfig()):
-    """`copies` random variants of every clip (time shift, noise at an SNR, speed, pitch)."""
-    rng = np.random.default_rng(seed)
+def clip_seed(seed, path):
+    """A per-clip seed, so a clip's variants do not depend on which other clips are in the split."""
+    return int.from_bytes(hashlib.sha1(f"{seed}|{Path(path).name}".encode()).digest()[:8], "little")
+
+
+def augmented_clip_arrays(clip_items, config, copies, seed, noise_files=(), aug_config=augment.AugmentConfig(),
+                          cache=True):
+    """`copies` random variants of every clip (time shift, noise at an SNR, speed, pitch),
+    cached on disk like the plain features (key: clips, features, augmentation, seed, noises)."""
+    from datasets.registry import cache_dir
+    key = features._cache_key([i[0] for i in clip_items] + list(noise_files), config,
+                              ["augment", copies, seed, dataclasses.asdict(aug_config), len(noise_files)])
+    cache_file = cache_dir() / "speech" / "features" / f"aug-{key}.npz"
+    if cache and cache_file.is_file():
+        with np.load(cache_file, allow_pickle=False) as stored:
+            return stored["x"], stored["y"], stored["owner"]
     noises = []
     for path in noise_files:
         try:
             noises.append(audio.load_audio(path, config.sample_rate))
         except Exception:  # a bad noise file only loses that noise source
             continue
-    xs, ys = [], []
-    for path, label, _ in clip_items:
+    xs, ys, owner = [], [], []
+    fit = config.placement == "fit"
+    for index, (path, label, _) in enumerate(clip_items):
         try:
             y = audio.load_audio(path, config.sample_rate)
         except Exception:
             continue
+        rng = np.random.default_rng(clip_seed(seed, path))
         for _ in range(copies):
-            variant = augment.augment(y, config.sample_rate, config.clip_samples, rng, aug_config, noises)
-            xs.append(features.log_mel(variant, config))
+            variant = augment.augment(y, config.sample_rate, config.clip_samples, rng, aug_config, noises,
+                                      pad=not fit)
+            xs.append(features.clip_features(variant, config))
             ys.append(label)
+            owner.append(index)
     shape = (0, config.frames, config.n_mels, config.channels)
-    return (np.stack(xs) if xs else np.zeros(shape, np.float32)), np.array(ys, dtype=np.int64)
+    x = np.stack(xs) if xs else np.zeros(shape, np.float32)
+    y, owner = np.array(ys, dtype=np.int64), np.array(owner, dtype=np.int64)
+    if cache:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, x=x, y=y, owner=owner)
+        os.replace(tmp, cache_file)
+    return x, y, owner
 
 
 def utterance_frames(wav, phn, config):

@@ -29,6 +29,10 @@ class FeatureConfig:
     deltas: int = 2  # 0: static only; 1: + delta; 2: + delta-delta
     clip_seconds: float = 1.0
     peak_normalize: bool = True  # scale each clip/window to peak 1: recording gain is not the word
+    floor_db: float = 0.0  # clamp log-mel to this many dB below the clip's loudest cell (0: off)
+    cmvn: bool = False  # per-utterance mean/variance per band over the voiced frames
+    placement: str = "centre"  # "centre": pad/crop around the middle; "fit": trim silence, stretch to `frames`
+    vad_db: float = 40.0  # frames within this many dB of the loudest frame count as voiced
 
     @property
     def win_length(self):
@@ -63,8 +67,11 @@ class FeatureConfig:
         return cls(**{k: v for k, v in d.items() if k in fields})
 
 
-def log_mel(y, config: FeatureConfig):
-    """(frames, n_mels, channels) float32 of waveform `y` (already at config.sample_rate)."""
+NATS_PER_DB = np.log(10.0) / 10.0  # log-mel is in natural-log units of power
+
+
+def static_log_mel(y, config: FeatureConfig):
+    """(n_mels, frames) natural-log mel energies of `y`, with the optional floor."""
     import librosa
     if config.peak_normalize:
         peak = float(np.abs(y).max()) if len(y) else 0.0
@@ -73,7 +80,57 @@ def log_mel(y, config: FeatureConfig):
         y=y, sr=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
         win_length=config.win_length, n_mels=config.n_mels, fmin=config.fmin,
         fmax=config.fmax or config.sample_rate / 2, power=2.0)
-    static = np.log(mel + 1e-6)  # natural-log energies; normalised inside the model
+    static = np.log(mel + 1e-6)
+    if config.floor_db:  # digital-silence padding then looks like a quiet room, not a cliff
+        static = np.maximum(static, static.max() - config.floor_db * NATS_PER_DB)
+    return static
+
+
+def voiced_frames(static, vad_db):
+    """Boolean mask of frames whose energy is within `vad_db` dB of the loudest frame."""
+    energy = np.log(np.exp(static - static.max()).sum(axis=0))
+    return energy >= energy.max() - vad_db * NATS_PER_DB
+
+
+def cmvn(static, voiced):
+    """Per-band mean/variance normalisation with statistics of the voiced frames only
+    (so padding and pauses do not shift them): the speaker's and channel's average
+    spectral envelope (a constant offset per band in the log domain) drops out."""
+    frames = static[:, voiced] if voiced.sum() >= 2 else static
+    mean = frames.mean(axis=1, keepdims=True)
+    std = np.maximum(frames.std(axis=1, keepdims=True), 1e-3)
+    return (static - mean) / std
+
+
+def fit_to_frames(static, voiced, frames):
+    """Trim to the first..last voiced frame and stretch/squeeze linearly to `frames`:
+    the word fills the window whatever its duration or position."""
+    index = np.flatnonzero(voiced)
+    if len(index):
+        static = static[:, index[0]:index[-1] + 1]
+    source = np.linspace(0.0, 1.0, static.shape[1])
+    target = np.linspace(0.0, 1.0, frames)
+    if static.shape[1] == 1:
+        return np.repeat(static, frames, axis=1)
+    return np.stack([np.interp(target, source, band) for band in static])
+
+
+def log_mel(y, config: FeatureConfig, fit=False):
+    """(frames, n_mels, channels) float32 of waveform `y` (already at config.sample_rate);
+    `fit=True` trims silence and stretches to `config.frames` (clip placement "fit")."""
+    static = static_log_mel(y, config)
+    if fit or config.cmvn:
+        voiced = voiced_frames(static, config.vad_db)
+    if fit:
+        static = fit_to_frames(static, voiced, config.frames)
+        voiced = np.ones(static.shape[1], dtype=bool)
+    if config.cmvn:
+        static = cmvn(static, voiced)
+    return _with_deltas(static, config)
+
+
+def _with_deltas(static, config):
+    import librosa
     maps = [static]
     if config.deltas:
         width = min(9, static.shape[1] if static.shape[1] % 2 else static.shape[1] - 1)
@@ -86,7 +143,10 @@ def log_mel(y, config: FeatureConfig):
 
 
 def clip_features(y, config: FeatureConfig):
-    """Features of one clip padded/cropped to the model's length."""
+    """Features of one clip at the model's length: centred and padded/cropped to
+    `clip_seconds`, or (placement "fit") trimmed and stretched to `frames`."""
+    if config.placement == "fit":
+        return log_mel(y, config, fit=True)
     return log_mel(audio.fix_length(y, config.clip_samples), config)
 
 
