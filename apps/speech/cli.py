@@ -479,45 +479,19 @@ def export_model(args):
     return 0
 
 
-def saliency_map(model, x):
-    """|d p(top class) / d input|, max over channels: (time, freq), and the class index."""
-    import tensorflow as tf
-    x = tf.convert_to_tensor(x[None])
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        probs = model(x, training=False)
-        top = int(tf.argmax(probs[0]))
-        score = probs[0, top]
-    grad = tape.gradient(score, x)[0].numpy()
-    return np.abs(grad).max(axis=-1), top, probs[0].numpy()
-
-
-def spectrogram_png(feats, saliency, path, title):
-    """Log-mel spectrogram (static channel) with the saliency drawn over it."""
-    from shared.plots import pyplot, save_figure
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    axes[0].imshow(feats[..., 0].T, origin="lower", aspect="auto", cmap="magma")
-    axes[0].set(title="log-mel", xlabel="frame", ylabel="mel band")
-    axes[1].imshow(feats[..., 0].T, origin="lower", aspect="auto", cmap="gray")
-    axes[1].imshow(saliency.T, origin="lower", aspect="auto", cmap="jet", alpha=0.55)
-    axes[1].set(title="saliency |d p / d input|", xlabel="frame")
-    fig.suptitle(title)
-    return save_figure(fig, path, dpi=90)
-
-
 def saliency_command(args):
     """Write a PNG of a clip's log-mel spectrogram and, beside it, the gradient
-    saliency of the predicted class (which time-frequency cells drive the decision)."""
+    saliency and Grad-CAM of the predicted class (which time-frequency cells drive the decision)."""
     from apps.speech import features
     model, pre, config = _load(args.model)
     if pre["task"] != "clips":
         raise UserError(f"{args.model}: saliency plots are for clip models (FSDD, Speech Commands)")
+    from apps.speech.visualize import saliency_png
     feats = features.file_features(args.file, config)
-    saliency, top, probs = saliency_map(model, feats)
-    label = pre["class_names"][top]
-    spectrogram_png(feats, saliency, args.out, f"{Path(args.file).name}: {label} ({probs[top]:.2f})")
-    print(f"{args.file}: {label} {probs[top]:.3f}; wrote {args.out}")
+    probs = np.asarray(model(feats[None], training=False))[0]
+    label = pre["class_names"][int(probs.argmax())]
+    saliency_png(model, feats, args.out, pre["class_names"], title=Path(args.file).name)
+    print(f"{args.file}: {label} {probs.max():.3f}; wrote {args.out}")
     return 0
 
 
@@ -548,13 +522,11 @@ def demo(out_dir, minutes, data_dir):
     metrics = classification_metrics(y, probabilities, pre["class_names"])
     confusion_matrix_png(y, probabilities.argmax(1), pre["class_names"], out_dir / "confusion.png",
                          title="FSDD, held-out speaker nicolas")
-    saliency, top, probs = saliency_map(model, x[0])
-    spectrogram_png(x[0], saliency, out_dir / "saliency.png",
-                    f"{val_items[0][0].name}: predicted {top} ({probs[top]:.2f})")
+    from apps.speech.visualize import demo_gallery, saliency_png
+    saliency_png(model, x[0], out_dir / "saliency.png", pre["class_names"], title=val_items[0][0].name)
     lines = [f"| `{item[0].name}` | {item[1]} | {int(p.argmax())} | {p.max():.2f} |"
              for item, p in list(zip(val_items, probabilities))[::50]]
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    from apps.speech.visualize import demo_gallery
     gallery = demo_gallery(out_dir / "run" / "model.keras", val_items[0][0], out_dir / "viz")
     return (f"## speech: FSDD spoken digits\n\nA frequency-axis CNN (Abdel-Hamid et al. 2014; conv and "
             f"max-pool along frequency only) trained for {(time.time() - started) / 60:.1f} min on 4 "
