@@ -144,6 +144,6 @@ def test_grad_cam_png_and_default_game_fallback(policy, planes, tmp_path, monkey
         raise UserError("no team data here")
     monkeypatch.setattr(datasets, "fetch_file", no_data)  # never download in tests
     sgf, move = gv.default_game(tmp_path / "pos")
-    planes_, played, caption = gv.position_planes(sgf, move)
+    planes_, played, caption, to_play = gv.position_planes(sgf, move)
     assert planes_.shape == (19, 19, NUM_PLANES) and "built_in" in caption
-    assert played == 5 * 19 + 15  # the last move of the opening, B[pn] = Q6
+    assert played == 5 * 19 + 15 and to_play == "black"  # the last move of the opening, B[pn] = Q6

@@ -62,33 +62,6 @@ def ascii_board(position, top):
     return "\n".join(lines)
 
 
-def heatmap_png(position, probabilities, path, title, played=None):
-    from shared.plots import pyplot, save_figure
-    plt = pyplot()
-
-    grid = probabilities.reshape(19, 19)
-    fig, ax = plt.subplots(figsize=(7, 7))
-    ax.set_facecolor("#dcb35c")
-    image = ax.imshow(grid, origin="lower", cmap="magma_r", alpha=0.85, extent=(-0.5, 18.5, -0.5, 18.5))
-    for i in range(19):
-        ax.plot([0, 18], [i, i], color="k", lw=0.4, zorder=1)
-        ax.plot([i, i], [0, 18], color="k", lw=0.4, zorder=1)
-    for index in np.flatnonzero(position.board):
-        row, col = divmod(int(index), 19)
-        colour = "black" if position.board[index] == BLACK else "white"
-        ax.add_patch(plt.Circle((col, row), 0.45, facecolor=colour, edgecolor="k", lw=0.6, zorder=2))
-    if played is not None:
-        ax.add_patch(plt.Circle((played[1], played[0]), 0.5, fill=False, edgecolor="cyan", lw=2.5, zorder=3))
-    ax.set_xticks(range(19), list(COLUMNS[:19]))
-    ax.set_yticks(range(19), [str(i + 1) for i in range(19)])
-    ax.set_xlim(-0.6, 18.6)
-    ax.set_ylim(-0.6, 18.6)
-    ax.set_title(title)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="move probability")
-    save_figure(fig, path, dpi=90)
-    return path
-
-
 def predict(model, sgf_path, move_number, k=5, heatmap=None, ensemble=False):
     """A dict: to_play, top moves, the played move and its probability; writes the heatmap."""
     from apps.go.policy import SENSIBLE, move_probabilities
@@ -109,7 +82,9 @@ def predict(model, sgf_path, move_number, k=5, heatmap=None, ensemble=False):
         "sensible_moves": int(planes[..., SENSIBLE].sum()),
     }
     if heatmap:
-        heatmap_png(position, probabilities, heatmap,
-                    f"{Path(sgf_path).name}, move {move_number}, {result['to_play']} to play", played)
+        from apps.go.visualize import board_figure
+        board_figure(probabilities.reshape(19, 19), planes, heatmap,
+                     f"{Path(sgf_path).name}, move {move_number}, {result['to_play']} to play", cmap="magma_r",
+                     mark=played, to_play=result["to_play"], colorbar="move probability")
         result["heatmap"] = str(heatmap)
     return result, ascii_board(position, top)

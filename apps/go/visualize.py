@@ -48,19 +48,22 @@ def _check(model):
 
 def move_probabilities(model, planes):
     """(19, 19) move probabilities for one position's planes (19, 19, C)."""
+    from apps.go import policy
     _check(model)
-    return np.asarray(model(np.asarray(planes, np.float32)[None], training=False))[0].reshape(SIZE, SIZE)
+    return policy.move_probabilities(model, np.asarray(planes)[None])[0].reshape(SIZE, SIZE)
 
 
-def _draw_board(ax, planes):
-    """Grid lines, star points and the stones (planes 0/1: player / opponent)."""
+def _draw_board(ax, planes, to_play="black"):
+    """Grid lines, star points and the stones (planes 0/1: the player to move, in
+    colour `to_play`, and the opponent)."""
     for i in range(SIZE):
         ax.plot([0, SIZE - 1], [i, i], color="0.3", lw=0.5, zorder=1)
         ax.plot([i, i], [0, SIZE - 1], color="0.3", lw=0.5, zorder=1)
     stars = [3, 9, 15]
     ax.scatter([c for c in stars for _ in stars], [r for _ in stars for r in stars], s=6, c="0.3", zorder=1)
     if planes is not None and planes.shape[-1] >= 2:
-        for plane, colour in ((0, "black"), (1, "white")):
+        opponent = "white" if to_play == "black" else "black"
+        for plane, colour in ((0, to_play), (1, opponent)):
             rows, cols = np.nonzero(planes[..., plane] > 0.5)
             ax.scatter(cols, rows, s=70, c=colour, edgecolors="black", linewidths=0.6, zorder=3)
     ax.set_xlim(-0.6, SIZE - 0.4)
@@ -71,24 +74,28 @@ def _draw_board(ax, planes):
     ax.set_yticklabels([str(r + 1) for r in range(SIZE)], fontsize=6)
 
 
-def _board_figure(heat, planes, path, title, cmap="Reds", mark=None):
+def board_figure(heat, planes, path, title, cmap="Reds", mark=None, to_play="black", colorbar=None):
+    """A (19, 19) map `heat` under the board and its stones (from `planes`), `mark`
+    (row, col) circled; `colorbar`: a label to draw a colour bar with."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 5.2))
-    ax.imshow(heat, cmap=cmap, origin="lower", extent=(-0.5, SIZE - 0.5, -0.5, SIZE - 0.5), zorder=0)
-    _draw_board(ax, planes)
+    image = ax.imshow(heat, cmap=cmap, origin="lower", extent=(-0.5, SIZE - 0.5, -0.5, SIZE - 0.5), zorder=0)
+    _draw_board(ax, planes, to_play)
+    if colorbar:
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=colorbar)
     if mark is not None:
         ax.scatter([mark[1]], [mark[0]], s=160, facecolors="none", edgecolors="blue", linewidths=2, zorder=4)
     ax.set_title(title, fontsize=9)
     return save_figure(fig, path)
 
 
-def policy_heatmap_png(model, planes, path, title="policy", top=5):
-    """The board (stones from planes 0/1, player to move = black discs) under the
-    move probabilities; the title lists the `top` moves."""
+def policy_heatmap_png(model, planes, path, title="policy", top=5, to_play="black"):
+    """The board (stones from planes 0/1, the player to move in colour `to_play`) under
+    the move probabilities; the title lists the `top` moves."""
     probs = move_probabilities(model, planes)
     best = np.argsort(probs.ravel())[::-1][:top]
     moves = ", ".join(f"{_name(i)} {probs.ravel()[i]:.2f}" for i in best)
-    return _board_figure(probs, planes, path, f"{title}\n{moves}", mark=divmod(int(best[0]), SIZE))
+    return board_figure(probs, planes, path, f"{title}\n{moves}", mark=divmod(int(best[0]), SIZE), to_play=to_play)
 
 
 def _name(index):
@@ -104,7 +111,7 @@ def plane_saliency(model, planes, move):
     return np.abs(grad).sum(axis=(0, 1)), grad
 
 
-def plane_saliency_png(model, planes, move, path, top=12):
+def plane_saliency_png(model, planes, move, path, top=12, to_play="black"):
     """A bar chart of the planes that drive `move`, and the board maps of the top 3."""
     importance, grad = plane_saliency(model, planes, move)
     names = plane_names(len(importance))
@@ -120,7 +127,7 @@ def plane_saliency_png(model, planes, move, path, top=12):
         ax = fig.add_subplot(1, 4, slot + 2)
         ax.imshow(grad[..., plane], cmap="RdBu_r", vmin=-np.abs(grad).max(), vmax=np.abs(grad).max(),
                   origin="lower", extent=(-0.5, SIZE - 0.5, -0.5, SIZE - 0.5))
-        _draw_board(ax, planes)
+        _draw_board(ax, planes, to_play)
         row, col = divmod(int(move), SIZE)
         ax.scatter([col], [row], s=120, facecolors="none", edgecolors="lime", linewidths=2, zorder=4)
         ax.set_title(f"d logit / d {names[plane]}", fontsize=8)
@@ -174,7 +181,7 @@ def maximize_filter_boards_png(model, layer, filters, path, steps=150, planes_sh
                                planes_shown=planes_shown, title=f"{layer}: boards that maximize each filter")
 
 
-def grad_cam_png(model, planes, move, path, layer=None):
+def grad_cam_png(model, planes, move, path, layer=None, to_play="black"):
     """Grad-CAM (Selvaraju et al.) of the logit of `move` at conv `layer` (default: the last
     hidden conv, the 1x1 output conv having a single map), drawn over the board."""
     _check(model)
@@ -182,8 +189,8 @@ def grad_cam_png(model, planes, move, path, layer=None):
     layer = layer or (convs[-2] if len(convs) > 1 and viz.get_layer(model, convs[-1]).output.shape[-1] == 1
                       else convs[-1])
     cam, _ = viz.grad_cam(model, planes, layer, class_index=int(move))
-    return _board_figure(cam, planes, path, f"Grad-CAM of {_name(move)} at {layer}", cmap="inferno",
-                         mark=divmod(int(move), SIZE))
+    return board_figure(cam, planes, path, f"Grad-CAM of {_name(move)} at {layer}", cmap="inferno",
+                        mark=divmod(int(move), SIZE), to_play=to_play)
 
 
 # ---------------------------------------------------------------- positions
@@ -195,14 +202,15 @@ DEFAULT_MOVE = 60
 
 
 def position_planes(sgf_path, move_number):
-    """(planes (19, 19, 48), index of the move played there or None, a caption) before
-    move `move_number` (1-based) of an SGF game's main line."""
+    """(planes (19, 19, 48), index of the move played there or None, a caption, the
+    colour to play) before move `move_number` (1-based) of an SGF game's main line."""
     from apps.go.features import features
     from apps.go.predict import position_before
     position, played = position_before(sgf_path, move_number)
     colour = "black" if position.to_play == 1 else "white"
     caption = f"{Path(sgf_path).name}, move {move_number}, {colour} to play"
-    return features(position).astype(np.float32), (None if played is None else played[0] * SIZE + played[1]), caption
+    return (features(position).astype(np.float32), None if played is None else played[0] * SIZE + played[1],
+            caption, colour)
 
 
 def default_game(folder, data_dir=None, min_moves=DEFAULT_MOVE):
@@ -308,18 +316,19 @@ def run(args):
     sgf, move_number = (args.sgf, _default_move(args.sgf)) if args.sgf else default_game(out / "position",
                                                                                           args.data_dir)
     move_number = args.move or move_number
-    planes, played, caption = position_planes(sgf, move_number)
+    planes, played, caption, to_play = position_planes(sgf, move_number)
     move = _explained_move(args, model, planes, played)
     regularizers = viz.Regularizers(l1=args.l1, tv=args.tv, jitter=args.jitter, blur=args.blur)
     chosen = any([args.policy, args.planes, args.gradcam, args.filters, args.activations, args.maximize])
     convs = viz.conv_layers(model)
     written = []
     if args.policy or not chosen:
-        written.append(policy_heatmap_png(model, planes, out / "policy.png", title=caption))
+        written.append(policy_heatmap_png(model, planes, out / "policy.png", title=caption, to_play=to_play))
     if args.planes or not chosen:
-        written.append(plane_saliency_png(model, planes, move, out / f"planes_{_name(move)}.png"))
+        written.append(plane_saliency_png(model, planes, move, out / f"planes_{_name(move)}.png", to_play=to_play))
     if args.gradcam or not chosen:
-        written.append(grad_cam_png(model, planes, move, out / f"gradcam_{_name(move)}.png", args.layer))
+        written.append(grad_cam_png(model, planes, move, out / f"gradcam_{_name(move)}.png", args.layer,
+                                    to_play=to_play))
     if args.filters or not chosen:
         written.append(viz.filter_grid_png(model, out / "filters.png", max_filters=8))
     if args.activations or not chosen:
