@@ -46,6 +46,18 @@ def confusion_matrix_png(y_true, y_pred, class_names, path, title=None):
     return save_figure(fig, path, dpi=100)
 
 
+def report_evaluation(args, metrics, y_true, probabilities, class_names, title, details=""):
+    """The end of every app's `evaluate`: a confusion-matrix PNG when `--confusion`
+    is given, a one-line summary (`details` appended), and with `--json` the metrics
+    as the last line of stdout. Returns the exit status 0."""
+    if args.confusion:
+        confusion_matrix_png(y_true, np.asarray(probabilities).argmax(1), class_names, args.confusion, title=title)
+    print(f"accuracy {metrics['accuracy']:.4f}  n={metrics['n']}  macro-F1 {metrics['macro_f1']:.4f}{details}")
+    if args.json:
+        print_json_line(metrics)
+    return 0
+
+
 def print_json_line(obj):
     """Print one JSON object as the last line of stdout (for `--json`)."""
     print(json.dumps(obj, default=float), flush=True)

@@ -128,7 +128,7 @@ def _check_input_shape(model, meta, path, shape):
 def evaluate_model(args):
     """Accuracy, top-5 and a per-class report of a model on a folder of IDX test files."""
     from apps.image import data
-    from shared.evaluation import classification_metrics, confusion_matrix_png, print_json_line
+    from shared.evaluation import classification_metrics, report_evaluation
     from shared.modelio import load_model
 
     model, meta = load_model(args.model, app=APP)
@@ -145,14 +145,9 @@ def evaluate_model(args):
     probabilities = _predict_probabilities(model, x, args.batch_size)
     metrics = classification_metrics(y, probabilities, class_names)
     metrics.update(model=str(args.model), data=str(args.data), dataset=meta["preprocessing"]["dataset"])
-    if args.confusion:
-        confusion_matrix_png(y, probabilities.argmax(1), class_names, args.confusion,
-                             title=f"{Path(args.model).name} on {args.data}")
-    print(f"accuracy {metrics['accuracy']:.4f}  top-5 {metrics.get('top5_accuracy', float('nan')):.4f}  "
-          f"n={metrics['n']}  macro-F1 {metrics['macro_f1']:.4f}")
-    if args.json:
-        print_json_line(metrics)
-    return 0
+    return report_evaluation(args, metrics, y, probabilities, class_names,
+                             title=f"{Path(args.model).name} on {args.data}",
+                             details=f"  top-5 {metrics.get('top5_accuracy', float('nan')):.4f}")
 
 
 def predict_images(args):

@@ -22,9 +22,6 @@ SILENCE_LABEL = "(silence)"
 
 
 def register(subparsers):
-    from apps.speech.examples import DATASETS
-    from apps.speech.models import ARCHITECTURES
-
     train = subparsers.add_parser("train", help="train a speech CNN", description=train_model.__doc__)
     _add_train_args(train)
     train.add_argument("--no-val", action="store_true",
@@ -353,7 +350,7 @@ def evaluate_model(args):
     original layout; unreadable files are skipped and counted. For a TIMIT model the
     accuracy is over frames (39 folded phones)."""
     from apps.speech import data, examples
-    from shared.evaluation import classification_metrics, confusion_matrix_png, print_json_line
+    from shared.evaluation import classification_metrics, report_evaluation
 
     model, pre, config = _load(args.model)
     dataset, names = pre["dataset"], pre["class_names"]
@@ -372,14 +369,9 @@ def evaluate_model(args):
     metrics = classification_metrics(y, probabilities, names, top_k=(2,) if len(names) > 2 else ())
     metrics.update(model=str(args.model), data=str(args.data), dataset=dataset, task=pre["task"],
                    files=len(items), skipped_files=len(errors), speakers=len({i[-1] for i in items}))
-    if args.confusion:
-        confusion_matrix_png(y, probabilities.argmax(1), names, args.confusion,
-                             title=f"{Path(args.model).name}: {dataset} ({metrics['speakers']} speakers)")
-    print(f"accuracy {metrics['accuracy']:.4f}  n={metrics['n']}  macro-F1 {metrics['macro_f1']:.4f}  "
-          f"skipped files {len(errors)}")
-    if args.json:
-        print_json_line(metrics)
-    return 0
+    return report_evaluation(args, metrics, y, probabilities, names,
+                             title=f"{Path(args.model).name}: {dataset} ({metrics['speakers']} speakers)",
+                             details=f"  skipped files {len(errors)}")
 
 
 def _top(probs, names, k):

@@ -224,7 +224,7 @@ def evaluate_model(args):
     """Accuracy of a model on a file in its dataset's format: `LABEL text` lines
     (Kim's stsa.* / *.all) or SST PTB trees (sentence labels; SST-2 drops neutral)."""
     from apps.text.data import read_eval_file
-    from shared.evaluation import classification_metrics, confusion_matrix_png, print_json_line
+    from shared.evaluation import classification_metrics, report_evaluation
     from shared.modelio import load_model
 
     model, meta = load_model(args.model, app=APP)
@@ -235,13 +235,8 @@ def evaluate_model(args):
     metrics = classification_metrics(labels, probs, pre["class_names"])
     unknown = sum(i == 1 for seq in ids for i in seq) / max(1, sum(len(seq) for seq in ids))
     metrics.update(model=str(args.model), data=str(args.data), task=pre["task"], unknown_word_rate=round(unknown, 4))
-    if args.confusion:
-        confusion_matrix_png(labels, probs.argmax(1), pre["class_names"], args.confusion,
+    return report_evaluation(args, metrics, labels, probs, pre["class_names"],
                              title=f"{Path(args.model).name} on {Path(args.data).name}")
-    print(f"accuracy {metrics['accuracy']:.4f}  n={metrics['n']}  macro-F1 {metrics['macro_f1']:.4f}")
-    if args.json:
-        print_json_line(metrics)
-    return 0
 
 
 def word_scores(tokens, selections, widths):
