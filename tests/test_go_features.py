@@ -1,9 +1,7 @@
 """The 48 feature planes on hand-drawn positions, and symmetry on real games."""
-import io
 import tarfile
 
 import numpy as np
-import pytest
 
 from conftest_go import KGS_DIR, needs_kgs
 from apps.go.features import FEATURES, LADDER_MAX_DEPTH, NUM_PLANES, features, plane_offsets, symmetries

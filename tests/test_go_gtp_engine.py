@@ -2,7 +2,6 @@
 import subprocess
 import sys
 
-import pytest
 
 from conftest_go import REPO, GnuGo, needs_gnugo, random_game, vertex
 from apps.go.gtp_engine import GtpEngine, fixed_handicap_points

@@ -3,7 +3,6 @@ count, serialization, symmetry ensemble, move choice (never fills own eye, passe
 when nothing sensible), and a small net that must learn."""
 import keras
 import numpy as np
-import pytest
 
 from conftest_go import random_game
 from apps.go.features import features, symmetries

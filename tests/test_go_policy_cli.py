@@ -10,7 +10,7 @@ from sgfmill import sgf
 import run
 from conftest_go import needs_gnugo, GNUGO, random_game
 from apps.go import prepare
-from apps.go.go import BLACK, WHITE, from_ascii
+from apps.go.go import BLACK, from_ascii
 from apps.go.match import area_score, match, parse_score, wilson_interval
 from apps.go.models import build_policy
 from apps.go.policy import PolicyPlayer

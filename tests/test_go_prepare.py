@@ -1,6 +1,5 @@
 """prepare: filters, skipped-game reasons, dedup, resuming, split, archives, and the reader."""
 import json
-import shutil
 import subprocess
 import sys
 import tarfile
