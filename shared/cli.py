@@ -21,7 +21,7 @@ def add_training_args(parser, *, epochs, batch_size, learning_rate, out):
     group.add_argument("--resume", action="store_true",
                        help="continue the unfinished run in --out from its last epoch checkpoint")
     group.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
-                       help="stop after the epoch that passes this wall-clock budget")
+                       help="stop after the epoch that passes this wall-clock budget (the run stays resumable)")
     group.add_argument("--mixed-bfloat16", action="store_true",
                        help="bfloat16 compute with float32 weights (about 2x faster on CPUs with native bf16)")
     group.add_argument("--limit", type=int, default=None,

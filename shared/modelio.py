@@ -71,6 +71,21 @@ def load_model(path, app=None):
     return model, meta
 
 
+def copy_weights(model, path, app, options_hint="the model options", check=None):
+    """Warm start: copy the weights of model file `path` (of `app`) into `model`.
+
+    `check(metadata)` may raise UserError first (the app's own conditions: task,
+    vocabulary...); then every weight shape must match, else UserError naming
+    `options_hint`.
+    """
+    source, meta = load_model(path, app=app)
+    if check:
+        check(meta)
+    if [w.shape for w in source.get_weights()] != [w.shape for w in model.get_weights()]:
+        raise UserError(f"{path}: its layers differ from this run's ({options_hint} must match)")
+    model.set_weights(source.get_weights())
+
+
 def _register_custom_objects(app):
     """Importing an app's `models` module registers its custom layers with Keras."""
     import shared.layers  # noqa: F401  (the shared custom layers)

@@ -4,7 +4,7 @@
 
 - `BackupAndRestore` in `<out>/backup/` saves the full training state (weights,
   optimizer, epoch) after every epoch; `resume=True` continues from it after a
-  crash or Ctrl-C, with the same epoch numbering;
+  crash, Ctrl-C or a `time_budget_s` stop, with the same epoch numbering;
 - `BestModel` keeps `<out>/model.keras` at the best validation epoch so far,
   written atomically by the app's `save` function (so the preprocessing
   settings travel with it);
@@ -79,11 +79,15 @@ class BestModel(keras.callbacks.Callback):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stop after the epoch during which `seconds` of wall time ran out."""
+    """Stop after the epoch during which `seconds` of wall time ran out.
 
-    def __init__(self, seconds):
+    The run is unfinished, not done: `backup` (the BackupAndRestore callback)
+    is told to keep its checkpoint, so `--resume` can continue it.
+    """
+
+    def __init__(self, seconds, backup):
         super().__init__()
-        self.seconds = seconds
+        self.seconds, self.backup = seconds, backup
 
     def on_train_begin(self, logs=None):
         self.started = time.time()
@@ -91,6 +95,7 @@ class TimeBudget(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if time.time() - self.started > self.seconds:
             self.model.stop_training = True
+            self.backup.delete_checkpoint = False
 
 
 def fit(model, train_data, val_data, *, out_dir, epochs, config, save, resume=False,
@@ -119,8 +124,9 @@ def fit(model, train_data, val_data, *, out_dir, epochs, config, save, resume=Fa
 
     best = BestModel(out_dir / "model.keras", save, monitor=monitor, mode=mode,
                      log_path=log_path if resume else None)
+    backup = keras.callbacks.BackupAndRestore(str(backup_dir))
     all_callbacks = [
-        keras.callbacks.BackupAndRestore(str(backup_dir)),
+        backup,
         best,
         keras.callbacks.CSVLogger(str(log_path), append=resume),
         keras.callbacks.TensorBoard(str(out_dir / "tensorboard"), write_graph=False),
@@ -129,7 +135,7 @@ def fit(model, train_data, val_data, *, out_dir, epochs, config, save, resume=Fa
     if patience:
         all_callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience))
     if time_budget_s:
-        all_callbacks.append(TimeBudget(time_budget_s))
+        all_callbacks.append(TimeBudget(time_budget_s, backup))
 
     started = time.time()
     if verbose is None:  # a progress bar on a terminal, one line per epoch in logs

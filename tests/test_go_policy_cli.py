@@ -68,6 +68,21 @@ def test_train_writes_model_metrics_and_both_rates(trained, games, capsys):
     assert code == 2 and "no unfinished training run" in err
 
 
+def test_init_model_warm_starts_with_the_same_shape_only(trained, games, tmp_path, capsys):
+    common = ["go", "train", "--data", str(games / "records"), "--layers", "3", "--epochs", "1",
+              "--steps-per-epoch", "1", "--batch-size", "16", "--val-positions", "32", "--measure-positions", "16",
+              "--init-model", str(trained / "model.keras"), "--quiet"]
+    code, _, _ = _run(common + ["--filters", "8", "--learning-rate", "1e-12", "--out", str(tmp_path / "warm")],
+                      capsys)
+    assert code == 0
+    source = keras.saving.load_model(trained / "model.keras", compile=False)
+    warm = keras.saving.load_model(tmp_path / "warm" / "model.keras", compile=False)
+    for before, after in zip(source.get_weights(), warm.get_weights()):
+        np.testing.assert_allclose(after, before, atol=1e-6)  # a vanishing step: the weights are the source's
+    code, _, err = _run(common + ["--filters", "16", "--out", str(tmp_path / "wide")], capsys)
+    assert code == 2 and "layers differ" in err and "--filters" in err
+
+
 def test_evaluate_counts_every_non_pass_move_and_skips_broken_games(trained, games, capsys):
     code, out, err = _run(["go", "evaluate", "--model", str(trained / "model.keras"), "--data",
                            str(games / "sgf"), "--json"], capsys)

@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 from shared import training
 from shared.builders import ConvSpec, build_classifier
 from shared.errors import UserError
-from shared.modelio import load_model, read_metadata, save_model
+from shared.modelio import copy_weights, load_model, read_metadata, save_model
 
 
 def _digits():
@@ -82,6 +82,38 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     with open(tmp_path / "log.csv") as handle:
         assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0, 1, 2, 3]
     assert not (tmp_path / "backup").exists()  # a finished run leaves no checkpoint behind
+
+
+def test_a_time_budget_stop_stays_resumable(tmp_path):
+    training.set_seed(0)
+    x, y, xv, yv = _digits()
+    training.fit(_model(), (x, y), (xv, yv), out_dir=tmp_path, epochs=4, config={}, save=_save,
+                 time_budget_s=1e-9, verbose=0, batch_size=64)  # stops after the first epoch
+    assert (tmp_path / "backup").is_dir()  # unfinished: the checkpoint is kept for --resume
+    recorder = Recorder()
+    training.fit(_model(), (x, y), (xv, yv), out_dir=tmp_path, epochs=4, config={}, save=_save,
+                 resume=True, verbose=0, batch_size=64, callbacks=[recorder])
+    assert recorder.epochs == [1, 2, 3]
+    assert not (tmp_path / "backup").exists()
+
+
+def test_copy_weights_warm_starts_and_refuses_mismatches(tmp_path):
+    source = _model()
+    _save(source, tmp_path / "m.keras")
+    target = _model()
+    copy_weights(target, tmp_path / "m.keras", "test")
+    for copied, original in zip(target.get_weights(), source.get_weights()):
+        np.testing.assert_array_equal(copied, original)
+    wider = build_classifier((8, 8, 1), [ConvSpec(16, 3, pool="max")], 10, hidden=(32,))
+    with pytest.raises(UserError, match="layers differ from this run's .--filters must match"):
+        copy_weights(wider, tmp_path / "m.keras", "test", "--filters")
+    with pytest.raises(UserError, match="not of 'image'"):
+        copy_weights(_model(), tmp_path / "m.keras", "image")
+
+    def refuse(meta):
+        raise UserError(f"scale {meta['preprocessing']['scale']} is not wanted")
+    with pytest.raises(UserError, match="scale 16 is not wanted"):
+        copy_weights(_model(), tmp_path / "m.keras", "test", check=refuse)
 
 
 def test_resume_without_a_checkpoint_is_a_user_error(tmp_path):

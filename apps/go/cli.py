@@ -46,6 +46,9 @@ def register(subparsers):
     train.add_argument("--measure-positions", type=int, default=2048,
                        help="positions read to measure the input pipeline's rate (default: %(default)s)")
     train.add_argument("--quiet", action="store_true", help="one log line per epoch (no progress bar)")
+    train.add_argument("--init-model", metavar="MODEL",
+                       help="start from this policy's weights with a fresh optimizer and schedule "
+                            "(same --layers/--filters), e.g. to train a finished run further")
     common.add_training_args(train, epochs=100, batch_size=None, learning_rate=None, out="runs/go_policy")
     train.set_defaults(func=_train)
 

@@ -131,6 +131,9 @@ def train(args):
     val_ds = (val_x.astype(np.float32), val_y)
 
     model = models.build_policy(num_layers, filters)
+    if args.init_model:
+        from shared.modelio import copy_weights
+        copy_weights(model, args.init_model, APP, "--preset, --layers, --filters")
     total_steps = args.epochs * args.steps_per_epoch
     compile_policy(model, make_optimizer(args.schedule, learning_rate, total_steps, args.halve_every))
 

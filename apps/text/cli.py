@@ -137,18 +137,16 @@ def _saver(task, classes, rule, vocab, arch):
 def init_weights(model, path, task, vocab):
     """Copy the weights of a model of this app into `model` (a warm start); the task,
     vocabulary and every weight shape must match, else UserError."""
-    from shared.modelio import load_model
-    source, meta = load_model(path, app=APP)
-    pre = meta["preprocessing"]
-    if pre.get("task") != task:
-        raise UserError(f"{path}: a {pre.get('task')} model; this run trains {task}")
-    if pre.get("vocabulary") != vocab.words:
-        raise UserError(f"{path}: its vocabulary differs from this run's ({len(pre.get('vocabulary', []))} vs "
-                        f"{len(vocab)} words): use the options and data it was trained with")
-    shapes = [w.shape for w in source.get_weights()]
-    if shapes != [w.shape for w in model.get_weights()]:
-        raise UserError(f"{path}: its layers differ from this run's (--arch, --mode, --maps, --widths must match)")
-    model.set_weights(source.get_weights())
+    from shared.modelio import copy_weights
+
+    def same_task_and_vocabulary(meta):
+        pre = meta["preprocessing"]
+        if pre.get("task") != task:
+            raise UserError(f"{path}: a {pre.get('task')} model; this run trains {task}")
+        if pre.get("vocabulary") != vocab.words:
+            raise UserError(f"{path}: its vocabulary differs from this run's ({len(pre.get('vocabulary', []))} "
+                            f"vs {len(vocab)} words): use the options and data it was trained with")
+    copy_weights(model, path, APP, "--arch, --mode, --maps, --widths", check=same_task_and_vocabulary)
 
 
 def train_once(args, task, train, dev, out_dir, verbose="auto"):
