@@ -2,7 +2,7 @@
 import pytest
 
 from conftest_go import GnuGo, needs_gnugo, parse_vertex, random_game, vertex
-from apps.go.go import BLACK, EMPTY, WHITE, IllegalMove, Position, from_ascii
+from apps.go.go import BLACK, EMPTY, WHITE, IllegalMove, Position, from_ascii, region_owners
 
 
 def test_capture_removes_stones_and_counts_prisoners():
@@ -106,6 +106,23 @@ def test_setup_stones_handicap_and_player_to_move():
     with pytest.raises(IllegalMove, match="without liberties"):
         broken.setup(black=[(0, 0)], white=[(0, 1), (1, 0)])
     assert broken.board.tolist() == [0] * 8 + [WHITE] and broken.liberties((2, 2)) == [(1, 2), (2, 1)]
+
+
+def test_region_owners_marks_regions_that_one_colour_alone_surrounds():
+    position = from_ascii("""
+        . X . O .
+        X X . O O
+        . . . . .
+        O O O O O
+        . . O . X
+    """)
+    owners = region_owners(position).reshape(5, 5)[::-1]  # top row first, as drawn
+    assert owners[0, 0] == BLACK  # the corner black walls off
+    assert owners[0, 4] == WHITE and owners[4, 0] == WHITE
+    assert owners[0, 2] == EMPTY and owners[2, 2] == EMPTY  # one region touching both colours
+    assert owners[4, 3] == EMPTY  # touches white and the black stone beside it
+    assert (owners[position.board.reshape(5, 5)[::-1] != EMPTY] == EMPTY).all()
+    assert (region_owners(Position(5)) == EMPTY).all()  # an empty board belongs to no one
 
 
 def test_copy_is_independent():

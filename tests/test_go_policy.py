@@ -113,6 +113,21 @@ def test_genmove_takes_the_most_probable_sensible_move_and_samples_only_sensible
     assert choices <= sensible and len(choices) > 2
 
 
+WALLS = "\n".join([". . . X . O . . ."] * 9)  # black's area left, white's right, dame in column E
+
+
+def test_after_the_opponent_passes_only_open_points_are_played_then_pass():
+    for preferred in [(4, 1), (4, 7)]:  # inside black's own area / inside white's
+        player = PolicyPlayer(_bias_only_model(9, preferred))
+        position = from_ascii(WALLS, to_play=BLACK)
+        assert player(position, BLACK) == preferred  # mid-game: the net's choice stands
+        position.play(None, WHITE)
+        assert player(position, BLACK)[1] == 4  # white passed: fill dame, not territory
+    filled = from_ascii(WALLS.replace("X . O", "X X O"), to_play=WHITE)
+    filled.play(None, WHITE)
+    assert PolicyPlayer(_bias_only_model(9, (4, 1)))(filled, BLACK) is None  # nothing open is left
+
+
 def test_a_small_net_learns_to_predict_moves():
     keras.utils.set_random_seed(1)
     planes, moves = [], []

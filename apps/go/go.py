@@ -14,7 +14,9 @@ the policy network predicts (0..360 on 19x19); `size * size` stands for a pass.
 Rules: suicide is illegal (as in Japanese and Chinese rules and GNU Go's
 default), a move may not retake a single-stone ko at once (simple ko), and with
 `superko=True` a move may not recreate any earlier whole-board position
-(positional superko). Scoring is not the engine's business.
+(positional superko). Scoring is not the engine's business, but `region_owners`
+(which colour alone borders each empty region, as Tromp-Taylor counts) is
+here for the scorer and the policy player's endgame.
 """
 import numpy as np
 
@@ -371,6 +373,33 @@ class Position:
 
     def __str__(self):
         return to_ascii(self)
+
+
+def region_owners(position):
+    """Flat array: for each empty point, BLACK or WHITE when its empty region
+    touches stones of that colour only, else EMPTY (dame, contested, or a board
+    with no stones); EMPTY on stones. No life-and-death judgement."""
+    board, neighbours = position.board, _neighbours(position.size)
+    owners = np.zeros_like(board)
+    seen = np.zeros(board.size, bool)
+    for start in np.flatnonzero(board == EMPTY).tolist():
+        if seen[start]:
+            continue
+        region, borders, stack = [], set(), [start]
+        seen[start] = True
+        while stack:
+            index = stack.pop()
+            region.append(index)
+            for other in neighbours[index]:
+                if board[other] == EMPTY:
+                    if not seen[other]:
+                        seen[other] = True
+                        stack.append(other)
+                else:
+                    borders.add(int(board[other]))
+        if len(borders) == 1:
+            owners[region] = borders.pop()
+    return owners
 
 
 # ----- ASCII boards (tests, showboard) -----------------------------------------------

@@ -15,10 +15,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import numpy as np
 from sgfmill import sgf
 
-from apps.go.go import BLACK, WHITE, IllegalMove, Position, opponent
+from apps.go.go import BLACK, WHITE, IllegalMove, Position, opponent, region_owners
 from apps.go.gtp_engine import format_vertex, parse_vertex
 from shared.errors import UserError
 
@@ -75,32 +74,10 @@ class GtpProcess:
 def area_score(position):
     """Tromp-Taylor area score, black minus white minus komi: stones plus empty
     regions that touch only one colour. No dead-stone removal."""
-    size = position.size
-    board = position.board
-    score = int((board == BLACK).sum()) - int((board == WHITE).sum())
-    seen = np.zeros(size * size, bool)
-    for start in np.flatnonzero(board == 0).tolist():
-        if seen[start]:
-            continue
-        region, borders, stack = 0, set(), [start]
-        seen[start] = True
-        while stack:
-            index = stack.pop()
-            region += 1
-            row, col = divmod(index, size)
-            for r, c in ((row - 1, col), (row + 1, col), (row, col - 1), (row, col + 1)):
-                if 0 <= r < size and 0 <= c < size:
-                    other = r * size + c
-                    if board[other] == 0 and not seen[other]:
-                        seen[other] = True
-                        stack.append(other)
-                    elif board[other]:
-                        borders.add(int(board[other]))
-        if borders == {BLACK}:
-            score += region
-        elif borders == {WHITE}:
-            score -= region
-    return score - position.komi
+    board, owners = position.board, region_owners(position)
+    black = int((board == BLACK).sum()) + int((owners == BLACK).sum())
+    white = int((board == WHITE).sum()) + int((owners == WHITE).sum())
+    return black - white - position.komi
 
 
 def parse_score(text):

@@ -6,10 +6,17 @@ mapped back before averaging, as AlphaGo's evaluation did). `PolicyPlayer`
 chooses moves for GTP `genmove`: the most probable *sensible* move (legal and
 not filling one of its own eyes: the sensibleness feature plane), or a sample
 at a temperature; it passes when no sensible move remains.
+
+Once the opponent has passed (it judges the game over), a move inside an empty
+region that one colour alone surrounds is not sensible either: filling its own
+territory or dropping stones into the opponent's is what a policy trained on
+games that ended by agreement does at that point, and it only prolongs the
+game. It still fills dame and plays where both colours meet, then passes.
 """
 import numpy as np
 
 from apps.go.features import features, plane_offsets, symmetries
+from apps.go.go import EMPTY, opponent, region_owners
 from shared.errors import UserError
 
 SENSIBLE = plane_offsets()["sensibleness"]
@@ -76,6 +83,8 @@ class PolicyPlayer:
         position.to_play = colour
         planes = features(position)
         sensible = planes[..., SENSIBLE].reshape(-1).astype(bool)
+        if position.last_moves and position.last_moves[-1] == (opponent(colour), None):
+            sensible &= region_owners(position) == EMPTY
         if not sensible.any():
             return None
         probs = move_probabilities(self.model, planes[None], self.ensemble)[0].astype(np.float64)
