@@ -96,6 +96,13 @@ def test_evaluate_counts_every_non_pass_move_and_skips_broken_games(trained, gam
                          str(games / "records"), "--ensemble", "--json"], capsys)
     result = json.loads(out.strip().splitlines()[-1])
     assert code == 0 and result["ensemble"] and result["n"] % 40 == 0
+    code, out, _ = _run(["go", "evaluate", "--model", str(trained / "model.keras"), "--data",
+                         str(games / "records"), "--split", "train", "--games", "*/g0[0-4].sgf", "--json"], capsys)
+    chosen = [n for n in prepare.GameRecords(games / "records", "train").game_names() if int(n[-6:-4]) < 5]
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["n"] == 40 * len(chosen) > 0
+    code, _, err = _run(["go", "evaluate", "--model", str(trained / "model.keras"), "--data",
+                         str(games / "records"), "--games", "nothing*"], capsys)
+    assert code == 2 and "no validation games match nothing*" in err
 
 
 def test_predict_prints_top_moves_board_and_heatmap(trained, games, tmp_path, capsys):

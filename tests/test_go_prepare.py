@@ -100,6 +100,18 @@ def test_split_is_by_a_hash_of_the_game(sgf_folder, tmp_path):
     assert again["validation_games"] == expected  # shard size does not move games between splits
 
 
+def test_reader_selects_and_excludes_games_by_name(sgf_folder, tmp_path):
+    _run(tmp_path, [sgf_folder], val_fraction=0.0)
+    names = prepare.GameRecords(tmp_path / "out", "train").game_names()
+    assert sorted(names) == [f"{sgf_folder.name}/good{s}.sgf" for s in range(6)]
+    chosen = prepare.GameRecords(tmp_path / "out", "train", games=["*/good[12].sgf", "*good5*"])
+    assert sorted(chosen.game_names()) == [f"{sgf_folder.name}/good{s}.sgf" for s in (1, 2, 5)]
+    assert chosen.positions_count() == 3 * 30
+    rest = prepare.GameRecords(tmp_path / "out", "train", exclude_games=["*/good[12].sgf"])
+    assert sorted(rest.game_names()) == [f"{sgf_folder.name}/good{s}.sgf" for s in (0, 3, 4, 5)]
+    assert len(prepare.GameRecords(tmp_path / "out", "train", games=["nothing*"])) == 0
+
+
 def test_reader_replays_games_into_planes_and_moves(sgf_folder, tmp_path):
     _run(tmp_path, [sgf_folder], val_fraction=0.0)
     records = prepare.GameRecords(tmp_path / "out", "train")

@@ -46,6 +46,9 @@ def register(subparsers):
     train.add_argument("--measure-positions", type=int, default=2048,
                        help="positions read to measure the input pipeline's rate (default: %(default)s)")
     train.add_argument("--quiet", action="store_true", help="one log line per epoch (no progress bar)")
+    train.add_argument("--exclude-games", nargs="+", metavar="GLOB",
+                       help="leave out games whose name (<archive>/<path>) matches, from training and "
+                            "validation, e.g. 'KGS-2017_06*' to test on a later month")
     train.add_argument("--init-model", metavar="MODEL",
                        help="start from this policy's weights with a fresh optimizer and schedule "
                             "(same --layers/--filters), e.g. to train a finished run further")
@@ -61,6 +64,9 @@ def register(subparsers):
                           help="an .sgf file, a folder or .tar.gz/.zip of SGF files, or a prepared folder")
     evaluate.add_argument("--split", choices=["validation", "train"], default="validation",
                           help="split of a prepared folder (default: %(default)s)")
+    evaluate.add_argument("--games", nargs="+", metavar="GLOB",
+                          help="prepared folder: only games whose name (<archive>/<path>) matches, "
+                               "e.g. 'KGS-2017_06*' for one month")
     evaluate.add_argument("--max-games", type=common.positive_int, help="only the first N games")
     evaluate.add_argument("--ensemble", action="store_true", help="average the 8 board symmetries")
     evaluate.add_argument("--batch-size", type=common.positive_int, default=256)
@@ -154,7 +160,7 @@ def _evaluate(args):
     model, _ = load_model(args.model, app=APP)
     skipped = []
     started = time.time()
-    metrics = evaluate(model, positions_for(args.data, args.split, args.max_games, skipped),
+    metrics = evaluate(model, positions_for(args.data, args.split, args.max_games, skipped, args.games),
                        ensemble=args.ensemble, batch_size=args.batch_size)
     metrics.update(model=str(args.model), data=str(args.data), skipped_games=skipped,
                    seconds=round(time.time() - started, 1))

@@ -65,9 +65,11 @@ def sgf_positions(path, max_games=None, skipped=None):
         yield from examples
 
 
-def record_positions(folder, split, max_games=None):
-    """The same for the games of a prepared folder's split."""
-    records = GameRecords(folder, split)
+def record_positions(folder, split, max_games=None, games=None):
+    """The same for the games of a prepared folder's split (those matching the `games` globs)."""
+    records = GameRecords(folder, split, games=games)
+    if len(records) == 0:
+        raise UserError(f"{folder}: no {split} games" + (f" match {' '.join(games)}" if games else ""))
     for game in range(len(records) if max_games is None else min(max_games, len(records))):
         for position, move in records._replay(game):
             yield features(position), move, position.move_number + 1
@@ -112,8 +114,11 @@ def evaluate(model, positions, ensemble=False, batch_size=256):
             "ensemble": ensemble, "top1_by_move_number": by_phase}
 
 
-def positions_for(data, split="validation", max_games=None, skipped=None):
+def positions_for(data, split="validation", max_games=None, skipped=None, games=None):
     data = Path(data)
     if data.is_dir() and (data / "index.npz").exists():
-        return record_positions(data, split, max_games)
+        return record_positions(data, split, max_games, games)
+    if games:
+        raise UserError(f"{data}: --games selects games of a prepared folder; give an SGF folder or archive "
+                        f"of just the games you want instead")
     return sgf_positions(data, max_games, skipped)

@@ -25,6 +25,7 @@ is kept). The split is by game: a game is in validation when the hash of its
 identity (`<source>/<member>`) falls below `val_fraction`, so it never moves
 when sources or shards change.
 """
+import fnmatch
 import hashlib
 import json
 import multiprocessing
@@ -320,8 +321,10 @@ class GameRecords:
     shuffled order mixed across games; `tf_dataset()` wraps it for tf.data.
     """
 
-    def __init__(self, out, split="train"):
-        out = Path(out)
+    def __init__(self, out, split="train", games=None, exclude_games=None):
+        """The games of one split; `games` / `exclude_games` are lists of glob patterns over
+        game names (`<archive>/<path inside it>`, e.g. "KGS-2017_06*") to keep / leave out."""
+        self._out = out = Path(out)
         if not (out / "index.npz").exists():
             raise UserError(f"{out}: no index.npz; run `python run.py go prepare --out {out}` first")
         if split not in ("train", "validation"):
@@ -335,6 +338,19 @@ class GameRecords:
             with np.load(out / "shards" / f"{self._shard_names[number]}.npz") as shard:
                 self._shards[number] = {key: shard[key] for key in shard.files}
         self._games = list(zip(shard_of.tolist(), game_of.tolist()))
+        if games or exclude_games:
+            names = self.game_names()
+            self._games = [game for game, name in zip(self._games, names)
+                           if (not games or any(fnmatch.fnmatchcase(name, p) for p in games))
+                           and not any(fnmatch.fnmatchcase(name, p) for p in exclude_games or ())]
+
+    def game_names(self):
+        """`<source>/<member name>` of each game, as in summary.json."""
+        sources = {}
+        for number in self._shards:
+            stats = json.loads((self._out / "shards" / f"{self._shard_names[number]}.json").read_text())
+            sources[number] = stats["source"]
+        return [f"{sources[shard]}/{self._shards[shard]['names'][index]}" for shard, index in self._games]
 
     def __len__(self):
         return len(self._games)

@@ -117,8 +117,8 @@ def train(args):
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
     training.set_seed(args.seed)
     training.set_precision(args.mixed_bfloat16)
-    train_records = GameRecords(args.data, "train")
-    val_records = GameRecords(args.data, "validation")
+    train_records = GameRecords(args.data, "train", exclude_games=args.exclude_games)
+    val_records = GameRecords(args.data, "validation", exclude_games=args.exclude_games)
     if args.limit:
         train_records._games = train_records._games[:args.limit]  # first N games: quick runs and tests
     if len(train_records) == 0 or len(val_records) == 0:
