@@ -14,6 +14,7 @@ from apps.go.go import BLACK, from_ascii
 from apps.go.match import area_score, match, parse_score, wilson_interval
 from apps.go.models import build_policy
 from apps.go.policy import PolicyPlayer
+from shared.errors import UserError
 from shared.modelio import save_model
 
 
@@ -166,8 +167,14 @@ def test_scoring_helpers():
 def test_match_against_gnugo_alternates_colours_and_saves_sgfs(tmp_path):
     keras.utils.set_random_seed(0)
     player = PolicyPlayer(build_policy(3, 8, board_size=9))
-    summary = match(player, f"{GNUGO} --mode gtp --level 0", 2, tmp_path, size=9, komi=5.5, max_moves=30,
-                    log=lambda line: None)
+    opponent = f"{GNUGO} --mode gtp --level 0"
+    first = match(player, opponent, 1, tmp_path, size=9, komi=5.5, max_moves=30, log=lambda line: None)
+    assert json.loads((tmp_path / "match.json").read_text())["games"] == 1  # written after every game
+    with pytest.raises(UserError, match="komi 5.5, not 6.5"):
+        match(player, opponent, 2, tmp_path, size=9, komi=6.5, max_moves=30, log=lambda line: None, resume=True)
+    summary = match(player, opponent, 2, tmp_path, size=9, komi=5.5, max_moves=30, log=lambda line: None,
+                    resume=True)  # plays only the missing second game
+    assert summary["results"][0] == first["results"][0]
     assert summary["games"] == 2 and summary["wins"] + summary["losses"] == 2
     assert [r["our_colour"] for r in summary["results"]] == ["black", "white"]
     for result in summary["results"]:

@@ -108,6 +108,8 @@ def register(subparsers):
     match.add_argument("--max-moves", type=common.positive_int, default=500,
                        help="stop and score a game after this many moves (default: %(default)s)")
     match.add_argument("--out", default="runs/go_match", help="folder for the SGFs and match.json")
+    match.add_argument("--resume", action="store_true",
+                       help="continue the match in --out (same model and settings): play only the missing games")
     match.add_argument("--json", action="store_true", help="print the summary as one JSON line, last on stdout")
     match.set_defaults(func=_match)
 
@@ -204,17 +206,15 @@ def _gtp(args):
 def _match(args):
     from apps.go.match import match
     from shared.evaluation import print_json_line
-    from shared.training import write_json
     player = _player(args)
     summary = match(player, args.opponent, args.games, args.out, size=player.size, komi=args.komi,
                     max_moves=args.max_moves, our_name=Path(args.model).name,
-                    log=lambda line: print(line, flush=True))
-    summary["model"] = str(args.model)
-    write_json(Path(args.out) / "match.json", summary)
+                    log=lambda line: print(line, flush=True), resume=args.resume,
+                    about={"model": str(args.model), "temperature": args.temperature})
     low, high = summary["win_rate_95ci"]
     print(f"policy won {summary['wins']} of {summary['games']} against {summary['opponent_name']} "
           f"({100 * summary['win_rate']:.1f}%, 95% interval {100 * low:.1f}-{100 * high:.1f}%); "
-          f"SGFs in {args.out}")
+          f"SGFs and match.json in {args.out}")
     if args.json:
         print_json_line(summary)
     return 0

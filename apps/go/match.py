@@ -6,9 +6,11 @@ subprocess spoken to in GTP. A game ends with two passes in a row, a
 resignation, or the move cap. Finished games are scored by the opponent's
 `final_score` when it has that command (GNU Go's scoring removes dead
 stones), else by Tromp-Taylor area scoring of the final board (every stone
-counts as alive). Every game is saved as SGF. The summary gives our wins with
-a Wilson 95% interval.
+counts as alive). Every game is saved as SGF, and `match.json` after every
+game, so a long match can stop and `--resume`. The summary gives our wins
+with a Wilson 95% interval.
 """
+import json
 import math
 import shlex
 import subprocess
@@ -20,6 +22,7 @@ from sgfmill import sgf
 from apps.go.go import BLACK, WHITE, IllegalMove, Position, opponent, region_owners
 from apps.go.gtp_engine import format_vertex, parse_vertex
 from shared.errors import UserError
+from shared.training import write_json
 
 
 class GtpProcess:
@@ -157,33 +160,62 @@ def save_sgf(game, path, our_name, their_name):
     Path(path).write_bytes(record.serialise())
 
 
+def summarize(results, settings):
+    """The match summary: settings, our wins with a Wilson 95% interval, and every game's result."""
+    wins = sum(r["we_won"] for r in results)
+    low, high = wilson_interval(wins, len(results))
+    return {**settings, "games": len(results), "wins": wins, "losses": len(results) - wins,
+            "win_rate": wins / max(1, len(results)), "win_rate_95ci": [round(low, 4), round(high, 4)],
+            "results": results}
+
+
+def _previous_results(path, settings):
+    """The games already played by an interrupted match with the same settings."""
+    if not path.exists():
+        raise UserError(f"{path.parent}: no match.json to resume; run without --resume")
+    previous = json.loads(path.read_text())
+    for key, value in settings.items():
+        if previous.get(key) != value:
+            raise UserError(f"{path}: was played with {key} {previous.get(key)!r}, not {value!r}; "
+                            f"use another --out or the same settings")
+    return previous["results"]
+
+
 def match(player, opponent_command, games, out_dir, size=19, komi=7.5, max_moves=500, our_name="policy",
-          log=print):
-    """Play `games` games with alternating colours; returns the summary dict."""
+          log=print, resume=False, about=None):
+    """Play `games` games with alternating colours; returns the summary dict.
+
+    `<out_dir>/match.json` is rewritten after every game, so an interrupted
+    match loses nothing; `resume=True` plays only the games still missing.
+    `about` (e.g. the model path) is stored in the summary and must match on resume.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    summary_path = out_dir / "match.json"
+    settings = {"opponent": opponent_command, "size": size, "komi": komi, "max_moves": max_moves, **(about or {})}
+    results = _previous_results(summary_path, settings) if resume else []
+    if resume and results:
+        log(f"resuming after game {len(results)} ({sum(r['we_won'] for r in results)} won so far)")
     engine = GtpProcess(opponent_command)
-    their_name = engine.ask("name") if engine.knows("name") else opponent_command
-    results = []
+    settings["opponent_name"] = engine.ask("name") if engine.knows("name") else opponent_command
     try:
-        for number in range(games):
+        for number in range(len(results), games):
             our_colour = BLACK if number % 2 == 0 else WHITE
             started = time.time()
             game = play_game(player, engine, our_colour, size, komi, max_moves)
             path = out_dir / f"game{number + 1:03d}.sgf"
-            save_sgf(game, path, our_name, their_name)
+            save_sgf(game, path, our_name, settings["opponent_name"])
             results.append({k: v for k, v in game.items() if k != "moves"} | {
                 "game": number + 1, "sgf": str(path), "length": len(game["moves"]),
                 "seconds": round(time.time() - started, 1),
                 "our_colour": "black" if our_colour == BLACK else "white",
                 "winner": {BLACK: "black", WHITE: "white", 0: "draw"}[game["winner"]],
                 "black_margin": game["black_margin"] if math.isfinite(game["black_margin"]) else str(game["black_margin"])})
+            write_json(summary_path, summarize(results, settings))
             log(f"game {number + 1}: policy {results[-1]['our_colour']}, {game['result']} "
                 f"({'win' if game['we_won'] else 'loss'}; {len(game['moves'])} moves, {game['ended']})")
     finally:
         engine.close()
-    wins = sum(r["we_won"] for r in results)
-    low, high = wilson_interval(wins, len(results))
-    return {"games": len(results), "wins": wins, "losses": len(results) - wins, "win_rate": wins / max(1, len(results)),
-            "win_rate_95ci": [round(low, 4), round(high, 4)], "opponent": opponent_command,
-            "opponent_name": their_name, "results": results}
+    summary = summarize(results, settings)
+    write_json(summary_path, summary)
+    return summary
