@@ -130,3 +130,15 @@ def test_cv_folds_partition_speakers():
     assert [name for name, _ in cv_folds(items, 0)] == list("abcdefg")
     groups = [set(g) for _, g in cv_folds(items, 3)]
     assert set().union(*groups) == set("abcdefg") and sum(len(g) for g in groups) == 7
+
+
+def test_vtlp_and_masks_change_only_the_augmented_variants(small_fsdd, tmp_path):
+    out = tmp_path / "vtlp"
+    assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--val-speakers", "lucas",
+                     "--epochs", "1", "--filters", "4", "4", "--hidden", "8", "--augment-copies", "1",
+                     "--vtlp", "0.9", "1.1", "--freq-masks", "1", "--freq-mask-bands", "5", "--time-masks", "1",
+                     "--time-mask-frames", "10", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["feature_augment"] == {"vtlp": [0.9, 1.1], "freq_masks": 1, "freq_mask_bands": 5,
+                                         "time_masks": 1, "time_mask_frames": 10}
+    assert config["train_examples"] == 80 and config["val_examples"] == 20

@@ -103,6 +103,13 @@ def _add_train_args(train):
     train.add_argument("--max-shift", type=float, default=0.1, help="time shift of augmented variants, seconds")
     train.add_argument("--random-placement", action="store_true",
                        help="augmented variants sit anywhere in the window the clip fits (no position cue)")
+    train.add_argument("--vtlp", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                       help="warp the mel axis of augmented variants by a random factor in LOW..HIGH "
+                       "(vocal tract length perturbation, e.g. 0.9 1.1; default off)")
+    train.add_argument("--freq-masks", type=int, default=0, help="SpecAugment: frequency masks per augmented variant")
+    train.add_argument("--freq-mask-bands", type=int, default=0, help="widest frequency mask, in mel bands")
+    train.add_argument("--time-masks", type=int, default=0, help="SpecAugment: time masks per augmented variant")
+    train.add_argument("--time-mask-frames", type=int, default=0, help="widest time mask, in frames")
     train.add_argument("--deltas", type=int, choices=(0, 1, 2), default=2)
     train.add_argument("--n-mels", type=common.positive_int, default=40)
     train.add_argument("--cmvn", action="store_true",
@@ -140,6 +147,15 @@ def _augment_config(args):
                          random_placement=args.random_placement)
 
 
+def _feature_augment_config(args):
+    from apps.speech.feature_augment import FeatureAugmentConfig
+    return FeatureAugmentConfig(vtlp=tuple(getattr(args, "vtlp", None) or ()),
+                                freq_masks=getattr(args, "freq_masks", 0),
+                                freq_mask_bands=getattr(args, "freq_mask_bands", 0),
+                                time_masks=getattr(args, "time_masks", 0),
+                                time_mask_frames=getattr(args, "time_mask_frames", 0))
+
+
 def _root(dataset, path, data_dir):
     from apps.speech import data
     return data.resolve(path) if path else data.default_root(dataset, data_dir)
@@ -161,7 +177,11 @@ def fold_arrays(args, config, root, items, train_items, val_items, log=print):
     """Arrays of one speaker split. Clip features (and, without noise files, augmented
     variants) are computed for all `items` once, cached, and sliced: the folds of `cv`
     and later `train` runs share them. Only training clips' variants are ever used."""
-    from apps.speech import data, examples, features
+    from apps.speech import data, examples, feature_augment, features
+    spec = _feature_augment_config(args)
+    if spec.active and (not args.augment_copies or args.dataset == "timit"):
+        raise UserError("--vtlp and the masks change the augmented variants of clips: add --augment-copies N "
+                        "(clip datasets only)")
     if args.limit:
         rng = np.random.default_rng(args.seed)
         train_items = [train_items[i] for i in sorted(rng.permutation(len(train_items))[:args.limit])]
@@ -196,6 +216,10 @@ def fold_arrays(args, config, root, items, train_items, val_items, log=print):
             x_aug, y_aug, owner = examples.augmented_clip_arrays(source, config, args.augment_copies, args.seed,
                                                                  noises, _augment_config(args))
             use = np.array([str(source[o][0]) in train_paths for o in owner], dtype=bool)
+            if spec.active:  # the same warps and masks for a clip's variants in every fold
+                x_aug = feature_augment.augment_features(x_aug, np.random.default_rng(args.seed), spec,
+                                                         config.fmin, config.fmax or config.sample_rate / 2)
+                extra["feature_augment"] = dataclasses.asdict(spec)
             x_train = np.concatenate([x_train, x_aug[use]])
             y_train = np.concatenate([y_train, y_aug[use]])
             extra["augment_noise_sources"] = len(noises)
@@ -501,6 +525,7 @@ def demo(out_dir, minutes, data_dir):
         dataset="fsdd", data=None, arch="freq", val_speakers=["nicolas"], val_fraction=0.2, context=None,
         time_bins=3, context_stride=3, filters=(32, 32), hidden=128, dropout=0.3, augment_copies=0, deltas=2, n_mels=40,
         speed_range=(0.75, 1.25), max_shift=0.1, random_placement=False, cmvn=False, floor_db=0.0,
+        vtlp=None, freq_masks=0, freq_mask_bands=0, time_masks=0, time_mask_frames=0,
         placement="centre", no_val=False,
         workers=1, data_dir=data_dir, out=str(out_dir / "run"), epochs=12, batch_size=64, learning_rate=2e-3,
         seed=1234, patience=None, resume=False, time_budget=minutes, mixed_bfloat16=False, limit=None)
