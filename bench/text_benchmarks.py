@@ -8,7 +8,8 @@ Markdown section with the published numbers (Kim 2014, Table 2; DCNN as
 cited there). Results go to <out>/<task>_<arch>/crossval.json as well.
 
 Usage: nice -n 19 python bench/text_benchmarks.py [--tasks trec mr subj cr mpqa]
-       [--archs kim dcnn] [--epochs 6] [--run-folds 10] [--out runs/text_benchmarks] [--json]
+       [--archs kim dcnn] [--epochs 6] [--run-folds 10] [--time-budget MIN] [--patience N]
+       [--out runs/text_benchmarks] [--json] [--collect]
 """
 import argparse
 import json
@@ -33,13 +34,18 @@ def table(results, tasks):
     for name, row in PUBLISHED.items():
         lines.append(f"| {name} | " + " | ".join(f"{row[t]:.1f}" if t in row else "–" for t in tasks) + " |")
     for (arch, label), row in results.items():
-        cells = []
-        for t in tasks:
-            r = row.get(t)
-            cells.append("not run" if r is None else f"**{100 * r['accuracy']:.1f}**" +
-                         ("" if r["protocol"] in ("test split", "10 of 10 CV folds") else f" ({r['protocol']})"))
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} | " + " | ".join(cell(row.get(t)) for t in tasks) + " |")
     return "\n".join(lines)
+
+
+def cell(result):
+    """A table cell: the test-split accuracy, or the CV mean ± sd over the folds that ran (and how many)."""
+    if result is None:
+        return "not run"
+    if result["protocol"] == "test split":
+        return f"**{100 * result['accuracy']:.1f}**"
+    folds = result["protocol"].replace(" CV folds", "")
+    return f"**{100 * result['accuracy']:.1f}** ± {100 * result['std']:.1f} ({folds} folds)"
 
 
 def main():
@@ -51,6 +57,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--run-folds", type=int, default=10)
     parser.add_argument("--time-budget", type=float, default=None, help="minutes per training run")
+    parser.add_argument("--patience", type=int, default=None,
+                        help="early stopping: epochs without a better dev accuracy (default: off)")
     parser.add_argument("--out", default="runs/text_benchmarks")
     parser.add_argument("--data-dir")
     parser.add_argument("--json", action="store_true")
@@ -70,6 +78,8 @@ def main():
                     "--out", str(out)]
             if args.time_budget:
                 argv += ["--time-budget", str(args.time_budget)]
+            if args.patience:
+                argv += ["--patience", str(args.patience)]
             if args.data_dir:
                 argv += ["--data-dir", args.data_dir]
             if not args.collect and run.main(argv) != 0:

@@ -104,3 +104,39 @@ def test_init_model_warm_starts_and_refuses_a_mismatch(trained, tmp_path):
         texts, labels = _synthetic(400, 0)
         cli.train_once(args, "mr", (texts + ["a zebra"], np.append(labels, 1)), _synthetic(100, 1),
                        tmp_path / "other", verbose=0)
+
+
+def test_crossval_writes_its_summary_after_every_fold(tmp_path, monkeypatch):
+    """A run stopped after fold k reports k folds: crossval.json is there before the next fold trains."""
+    from apps.text import data
+    monkeypatch.setattr(data, "load_pool", lambda task, data_dir=None: _synthetic(150, 0))
+    summary_before_fold = []
+    train_once = cli.train_once
+
+    def recording_train_once(*args, **kwargs):
+        path = tmp_path / "cv" / "crossval.json"
+        summary_before_fold.append(json.loads(path.read_text())["protocol"] if path.exists() else None)
+        return train_once(*args, **kwargs)
+    monkeypatch.setattr(cli, "train_once", recording_train_once)
+    code = run.main(["text", "crossval", "--task", "mr", "--arch", "kim", "--embedding", "rand", "--extra-words", "0",
+                     "--epochs", "1", "--folds", "5", "--run-folds", "3", "--patience", "1",
+                     "--out", str(tmp_path / "cv")])
+    assert code == 0
+    assert summary_before_fold == [None, "1 of 5 CV folds", "2 of 5 CV folds"]
+    summary = json.loads((tmp_path / "cv" / "crossval.json").read_text())
+    accuracies = [f["test_accuracy"] for f in summary["folds"]]
+    assert summary["protocol"] == "3 of 5 CV folds" and summary["patience"] == 1
+    assert summary["accuracy"] == pytest.approx(np.mean(accuracies)) and summary["std"] == pytest.approx(np.std(accuracies))
+
+
+def test_benchmark_table_cells_say_how_many_folds():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "bench" / "text_benchmarks.py"
+    spec = importlib.util.spec_from_file_location("text_benchmarks", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.cell({"protocol": "3 of 10 CV folds", "accuracy": 0.7891, "std": 0.0204}) == \
+        "**78.9** ± 2.0 (3 of 10 folds)"
+    assert bench.cell({"protocol": "test split", "accuracy": 0.902, "std": 0.0}) == "**90.2**"
+    assert bench.cell(None) == "not run"

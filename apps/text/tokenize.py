@@ -66,7 +66,9 @@ class Vocabulary:
         return len(self.words)
 
     def encode(self, tokens):
-        return [self.index.get(t, UNK_ID) for t in tokens]
+        """Ids of `tokens`; a word not in the vocabulary falls back to its lower-case form
+        (cased TREC: an unseen "Einstein" is the pretrained "einstein"), else UNK."""
+        return [self.index.get(t, self.index.get(t.lower(), UNK_ID)) for t in tokens]
 
     @classmethod
     def from_texts(cls, token_lists, min_count=1, extra_words=()):

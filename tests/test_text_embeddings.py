@@ -1,0 +1,61 @@
+"""Pretrained vectors in the vocabulary: TREC's capitalised words get the lower-case
+GloVe vectors (GloVe 6B is lower-case), uncased tasks are unchanged, files load once."""
+import argparse
+
+import numpy as np
+import pytest
+
+from apps.text import cli, embeddings
+from apps.text.tokenize import UNK_ID, Vocabulary
+
+
+@pytest.fixture
+def kv():
+    """A tiny lower-case, frequency-ordered vector set, like GloVe 6B."""
+    from gensim.models import KeyedVectors
+    words = ["what", "is", "the", "einstein", "capital", "paris"]
+    vectors = KeyedVectors(4)
+    vectors.add_vectors(words, np.arange(len(words) * 4, dtype=np.float32).reshape(-1, 4))
+    return vectors
+
+
+def _prepare(kv, monkeypatch, task, texts):
+    monkeypatch.setattr(embeddings, "get_vectors", lambda *a, **k: kv)
+    args = argparse.Namespace(embedding="glove", extra_words=len(kv), seed=1)
+    return cli.prepare(args, texts, task)
+
+
+def test_a_capitalised_word_gets_the_lower_case_vector(kv):
+    vocab = Vocabulary(["Einstein", "What", "Zorbl"])
+    matrix, found = embeddings.embedding_matrix(vocab, kv, seed=1)
+    assert np.array_equal(matrix[vocab.index["Einstein"]], kv["einstein"])
+    assert np.array_equal(matrix[vocab.index["What"]], kv["what"])
+    assert found == pytest.approx(2 / 3)  # Zorbl: random
+
+
+def test_an_unseen_capitalised_word_encodes_as_its_lower_case_form():
+    vocab = Vocabulary(["einstein", "What"])
+    assert vocab.encode(["Einstein", "What", "what", "Zorbl"]) == [2, 3, UNK_ID, UNK_ID]
+
+
+def test_cased_task_vocabulary_covers_unseen_capitalised_words(kv, monkeypatch):
+    rule, vocab, matrix, _ = _prepare(kv, monkeypatch, "trec", ["What is the capital ?"])
+    assert rule == "kim_cased" and vocab.words[2:7] == ["What", "is", "the", "capital", "?"]
+    assert "einstein" in vocab.words and "paris" in vocab.words  # the pretrained extras
+    (einstein,) = vocab.encode(["Einstein"])  # not in the training text
+    assert np.array_equal(matrix[einstein], kv["einstein"])
+
+
+def test_uncased_task_vocabulary_is_training_words_then_extras(kv, monkeypatch):
+    rule, vocab, matrix, _ = _prepare(kv, monkeypatch, "mr", ["What a film , Paris !"])
+    assert rule == "kim"
+    assert vocab.words[2:] == ["what", "a", "film", ",", "paris", "!", "is", "the", "einstein", "capital"]
+    assert np.array_equal(matrix[vocab.index["paris"]], kv["paris"])
+
+
+def test_vector_files_load_once(tmp_path):
+    path = tmp_path / "vectors.txt"
+    path.write_text("good 0.1 0.2\nbad -0.1 -0.2\n")
+    first = embeddings.load_vectors(path)
+    assert first.vector_size == 2 and first.index_to_key == ["good", "bad"]
+    assert embeddings.load_vectors(str(path)) is first
