@@ -2,7 +2,10 @@
 and `alphago` presets, beside this machine's float32 matmul peak measured in
 the same run, and the share of the peak each reaches.
 
-    nice -n 19 python bench/go_policy.py [--presets default alphago] [--seconds 20] [--json]
+    nice -n 19 python bench/go_policy.py [--presets default alphago] [--seconds 20] [--mixed-bfloat16] [--json]
+
+With `--mixed-bfloat16` the models compute in bfloat16 (float32 weights), as `go train
+--mixed-bfloat16` does; the peak stays the float32 one, so the share can pass 100%.
 
 Inputs are random 0/1 planes (throughput does not depend on the values); the
 input pipeline is measured separately by `run.py go train` (it prints both rates).
@@ -59,8 +62,11 @@ def main():
     parser.add_argument("--seconds", type=float, default=20.0, help="time per measurement (default: %(default)s)")
     parser.add_argument("--train-batch", type=int, default=64)
     parser.add_argument("--inference-batch", type=int, default=256)
+    parser.add_argument("--mixed-bfloat16", action="store_true", help="bfloat16 compute, float32 weights")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    from shared.training import set_precision
+    set_precision(args.mixed_bfloat16)
     from shared.benchmark import matmul_peak_gflops
     peak = matmul_peak_gflops()
     results = [bench_preset(p, args.seconds, args.train_batch, args.inference_batch) for p in args.presets]
@@ -76,7 +82,7 @@ def main():
               f"{100 * r['inference_share_of_peak']:.0f}% of peak)")
     print(f"float32 matmul peak: {peak:.1f} GFLOP/s (best of before/after the models)")
     if args.json:
-        print(json.dumps({"matmul_peak_gflops": peak, "results": results}))
+        print(json.dumps({"matmul_peak_gflops": peak, "mixed_bfloat16": args.mixed_bfloat16, "results": results}))
 
 
 if __name__ == "__main__":
