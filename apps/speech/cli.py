@@ -149,11 +149,9 @@ def _augment_config(args):
 
 def _feature_augment_config(args):
     from apps.speech.feature_augment import FeatureAugmentConfig
-    return FeatureAugmentConfig(vtlp=tuple(getattr(args, "vtlp", None) or ()),
-                                freq_masks=getattr(args, "freq_masks", 0),
-                                freq_mask_bands=getattr(args, "freq_mask_bands", 0),
-                                time_masks=getattr(args, "time_masks", 0),
-                                time_mask_frames=getattr(args, "time_mask_frames", 0))
+    return FeatureAugmentConfig(vtlp=tuple(args.vtlp or ()), freq_masks=args.freq_masks,
+                                freq_mask_bands=args.freq_mask_bands, time_masks=args.time_masks,
+                                time_mask_frames=args.time_mask_frames)
 
 
 def _root(dataset, path, data_dir):
