@@ -6,6 +6,11 @@ training config), and moves it into place atomically, so a crash never
 leaves a half-written model under the real name. `load_model` reads the
 member first, so it can refuse a model of another app with a clear message
 before Keras parses anything.
+
+A model trained with `--mixed-bfloat16` stores that policy in every layer;
+`load_model` runs it in the session's precision instead (float32 unless
+`training.set_precision(True)`), because bfloat16 is only fast on CPUs with
+native support and rounds the output probabilities to about 3 digits.
 """
 import importlib
 import json
@@ -68,7 +73,15 @@ def load_model(path, app=None):
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for damaged archives
         raise UserError(f"{path}: could not load the model ({type(error).__name__}: {error})") from None
+    _use_session_precision(model)
     return model, meta
+
+
+def _use_session_precision(model):
+    policy = keras.mixed_precision.global_policy()
+    for layer in model._flatten_layers():
+        if layer.dtype_policy.name != policy.name:
+            layer.dtype_policy = policy
 
 
 def copy_weights(model, path, app, options_hint="the model options", check=None):

@@ -116,6 +116,23 @@ def test_copy_weights_warm_starts_and_refuses_mismatches(tmp_path):
         copy_weights(_model(), tmp_path / "m.keras", "test", check=refuse)
 
 
+def test_a_bfloat16_trained_model_loads_in_the_session_precision(tmp_path):
+    x = _digits()[2][:8]
+    training.set_precision(True)
+    try:
+        model = _model()
+        _save(model, tmp_path / "m.keras")
+        in_bfloat16 = np.asarray(model(x))
+    finally:
+        training.set_precision(False)
+    loaded, _ = load_model(tmp_path / "m.keras")
+    assert {layer.dtype_policy.name for layer in loaded._flatten_layers()} == {"float32"}
+    in_float32 = np.asarray(loaded(x))
+    assert in_float32.dtype == np.float32
+    np.testing.assert_allclose(in_float32, in_bfloat16, atol=0.05)
+    assert not np.array_equal(in_float32, in_bfloat16)  # bfloat16 rounding is really gone
+
+
 def test_resume_without_a_checkpoint_is_a_user_error(tmp_path):
     x, y, xv, yv = _digits()
     with pytest.raises(UserError, match="no unfinished training run"):
