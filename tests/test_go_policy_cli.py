@@ -181,3 +181,23 @@ def test_match_against_gnugo_alternates_colours_and_saves_sgfs(tmp_path):
         assert result["scorer"] in ("opponent final_score", "resignation")
         game = sgf.Sgf_game.from_bytes((tmp_path / f"game{result['game']:03d}.sgf").read_bytes())
         assert game.get_root().get("RE") == result["result"] and len(game.get_main_sequence()) - 1 == result["length"]
+
+
+@needs_gnugo
+def test_parallel_match_keeps_game_order_and_resumes_a_gap(tmp_path):
+    keras.utils.set_random_seed(0)
+    player = PolicyPlayer(build_policy(3, 8, board_size=9))
+    opponent = f"{GNUGO} --mode gtp --level 0"
+    options = dict(size=9, komi=5.5, max_moves=24, log=lambda line: None)
+    summary = match(player, opponent, 4, tmp_path, parallel=2, **options)
+    assert [r["game"] for r in summary["results"]] == [1, 2, 3, 4]
+    assert [r["our_colour"] for r in summary["results"]] == ["black", "white", "black", "white"]
+    assert sorted(p.name for p in tmp_path.glob("*.sgf")) == [f"game00{n}.sgf" for n in (1, 2, 3, 4)]
+    # A match stopped with game 2 missing (parallel games finish out of order) replays only game 2.
+    saved = json.loads((tmp_path / "match.json").read_text())
+    saved["results"] = [r for r in saved["results"] if r["game"] != 2]
+    (tmp_path / "match.json").write_text(json.dumps(saved))
+    (tmp_path / "game002.sgf").unlink()
+    resumed = match(player, opponent, 4, tmp_path, parallel=2, resume=True, **options)
+    assert [r["game"] for r in resumed["results"]] == [1, 2, 3, 4] and (tmp_path / "game002.sgf").exists()
+    assert [r for r in resumed["results"] if r["game"] != 2] == [r for r in summary["results"] if r["game"] != 2]

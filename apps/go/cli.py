@@ -108,6 +108,8 @@ def register(subparsers):
     match.add_argument("--max-moves", type=common.positive_int, default=500,
                        help="stop and score a game after this many moves (default: %(default)s)")
     match.add_argument("--out", default="runs/go_match", help="folder for the SGFs and match.json")
+    match.add_argument("--parallel", type=common.positive_int, default=1,
+                       help="games played at once, each against its own opponent process (default: 1)")
     match.add_argument("--resume", action="store_true",
                        help="continue the match in --out (same model and settings): play only the missing games")
     match.add_argument("--json", action="store_true", help="print the summary as one JSON line, last on stdout")
@@ -210,7 +212,7 @@ def _match(args):
     summary = match(player, args.opponent, args.games, args.out, size=player.size, komi=args.komi,
                     max_moves=args.max_moves, our_name=Path(args.model).name,
                     log=lambda line: print(line, flush=True), resume=args.resume,
-                    about={"model": str(args.model), "temperature": args.temperature})
+                    about={"model": str(args.model), "temperature": args.temperature}, parallel=args.parallel)
     low, high = summary["win_rate_95ci"]
     print(f"policy won {summary['wins']} of {summary['games']} against {summary['opponent_name']} "
           f"({100 * summary['win_rate']:.1f}%, 95% interval {100 * low:.1f}-{100 * high:.1f}%); "

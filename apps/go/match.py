@@ -1,6 +1,6 @@
 """`run.py go match`: the policy network against any GTP engine (GNU Go here).
 
-Colours alternate game by game (our network is black in even-numbered
+Colours alternate game by game (our network is black in odd-numbered
 games). The network plays with `PolicyPlayer` (no search); the opponent is a
 subprocess spoken to in GTP. A game ends with two passes in a row, a
 resignation, or the move cap. Finished games are scored by the opponent's
@@ -10,10 +10,13 @@ counts as alive). Every game is saved as SGF, and `match.json` after every
 game, so a long match can stop and `--resume`. The summary gives our wins
 with a Wilson 95% interval.
 """
+import concurrent.futures
 import json
 import math
+import queue
 import shlex
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -182,40 +185,76 @@ def _previous_results(path, settings):
 
 
 def match(player, opponent_command, games, out_dir, size=19, komi=7.5, max_moves=500, our_name="policy",
-          log=print, resume=False, about=None):
+          log=print, resume=False, about=None, parallel=1):
     """Play `games` games with alternating colours; returns the summary dict.
 
     `<out_dir>/match.json` is rewritten after every game, so an interrupted
     match loses nothing; `resume=True` plays only the games still missing.
     `about` (e.g. the model path) is stored in the summary and must match on resume.
+    `parallel` games are played at once, each against its own opponent process
+    (the opponent's thinking dominates a game's time; our network's moves are
+    computed one at a time).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary_path = out_dir / "match.json"
     settings = {"opponent": opponent_command, "size": size, "komi": komi, "max_moves": max_moves, **(about or {})}
-    results = _previous_results(summary_path, settings) if resume else []
+    results = {r["game"]: r for r in _previous_results(summary_path, settings)} if resume else {}
     if resume and results:
-        log(f"resuming after game {len(results)} ({sum(r['we_won'] for r in results)} won so far)")
-    engine = GtpProcess(opponent_command)
-    settings["opponent_name"] = engine.ask("name") if engine.knows("name") else opponent_command
-    try:
-        for number in range(len(results), games):
-            our_colour = BLACK if number % 2 == 0 else WHITE
+        log(f"resuming with {len(results)} games played ({sum(r['we_won'] for r in results.values())} won so far)")
+    to_play = queue.SimpleQueue()
+    for number in range(1, games + 1):
+        if number not in results:
+            to_play.put(number)
+    engines = [GtpProcess(opponent_command) for _ in range(max(1, min(parallel, to_play.qsize())))]
+    settings["opponent_name"] = engines[0].ask("name") if engines[0].knows("name") else opponent_command
+    player_lock, results_lock, stop = threading.Lock(), threading.Lock(), threading.Event()
+
+    def locked_player(position, colour):
+        with player_lock:
+            return player(position, colour)
+
+    def play_games(engine):
+        while not stop.is_set():
+            try:
+                number = to_play.get_nowait()
+            except queue.Empty:
+                return
+            our_colour = BLACK if number % 2 == 1 else WHITE
             started = time.time()
-            game = play_game(player, engine, our_colour, size, komi, max_moves)
-            path = out_dir / f"game{number + 1:03d}.sgf"
+            game = play_game(locked_player, engine, our_colour, size, komi, max_moves)
+            path = out_dir / f"game{number:03d}.sgf"
             save_sgf(game, path, our_name, settings["opponent_name"])
-            results.append({k: v for k, v in game.items() if k != "moves"} | {
-                "game": number + 1, "sgf": str(path), "length": len(game["moves"]),
-                "seconds": round(time.time() - started, 1),
-                "our_colour": "black" if our_colour == BLACK else "white",
-                "winner": {BLACK: "black", WHITE: "white", 0: "draw"}[game["winner"]],
-                "black_margin": game["black_margin"] if math.isfinite(game["black_margin"]) else str(game["black_margin"])})
-            write_json(summary_path, summarize(results, settings))
-            log(f"game {number + 1}: policy {results[-1]['our_colour']}, {game['result']} "
-                f"({'win' if game['we_won'] else 'loss'}; {len(game['moves'])} moves, {game['ended']})")
+            with results_lock:
+                results[number] = {k: v for k, v in game.items() if k != "moves"} | {
+                    "game": number, "sgf": str(path), "length": len(game["moves"]),
+                    "seconds": round(time.time() - started, 1),
+                    "our_colour": "black" if our_colour == BLACK else "white",
+                    "winner": {BLACK: "black", WHITE: "white", 0: "draw"}[game["winner"]],
+                    "black_margin": game["black_margin"] if math.isfinite(game["black_margin"])
+                    else str(game["black_margin"])}
+                write_json(summary_path, summarize(_in_order(results), settings))
+                log(f"game {number}: policy {results[number]['our_colour']}, {game['result']} "
+                    f"({'win' if game['we_won'] else 'loss'}; {len(game['moves'])} moves, {game['ended']})")
+
+    pool = concurrent.futures.ThreadPoolExecutor(len(engines))
+    workers = [pool.submit(play_games, engine) for engine in engines]
+    try:
+        for worker in workers:
+            worker.result()  # re-raises a worker's error
+    except BaseException:  # an error or Ctrl-C: end the games in progress at once
+        stop.set()
+        for engine in engines:
+            engine.process.kill()
+        raise
     finally:
-        engine.close()
-    summary = summarize(results, settings)
+        pool.shutdown(wait=True)
+        for engine in engines:
+            engine.close()
+    summary = summarize(_in_order(results), settings)
     write_json(summary_path, summary)
     return summary
+
+
+def _in_order(results):
+    return [results[number] for number in sorted(results)]
