@@ -4,6 +4,7 @@ training clips/s of the frequency CNN, next to this machine's matmul peak
 measured in the same run.
 
     BEYOND_PIXELS_DATA=../shared/data nice -n 19 python bench/speech.py --clips 400 --json
+    ... python bench/speech.py --mixed-bfloat16   # the training step in mixed bfloat16
 
 Feature extraction is timed without the cache (log-mel + deltas of FSDD clips,
 resampled 8 -> 16 kHz unless --native). Training is timed on random inputs
@@ -83,11 +84,13 @@ def main(argv=None):
     parser.add_argument("--arch", default="freq")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--mixed-bfloat16", action="store_true", help="time the training step in mixed bfloat16")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
     from apps.speech import data, features
     from shared.benchmark import matmul_peak_gflops
+    from shared.training import set_precision
     config = features.FeatureConfig(sample_rate=8000 if args.native else 16000, fmax=4000.0 if args.native else 0.0)
     items = data.fsdd_items(data.default_root("fsdd"))[:args.clips]
     paths = [str(i[0]) for i in items]
@@ -96,11 +99,12 @@ def main(argv=None):
     many = feature_rate(paths, config, args.workers)
     peak = matmul_peak_gflops(seconds=2.0)
     shape = (config.frames, config.n_mels, config.channels)
+    set_precision(args.mixed_bfloat16)
     rate, gflops, params = training_rate(args.arch, shape, 12, args.batch_size, args.steps)
     result = {"cpu_count": os.cpu_count(), "clips": len(paths), "sample_rate": config.sample_rate,
               "features_clips_per_s_1_process": round(one, 1),
               f"features_clips_per_s_{args.workers}_processes": round(many, 1),
-              "matmul_peak_gflops": round(peak, 1), "arch": args.arch, "input_shape": shape,
+              "matmul_peak_gflops": round(peak, 1), "arch": args.arch, "mixed_bfloat16": args.mixed_bfloat16, "input_shape": shape,
               "parameters": params, "train_clips_per_s": round(rate, 1),
               "train_gflops": gflops and round(gflops, 1),
               "train_fraction_of_matmul_peak": gflops and round(gflops / peak, 3),
