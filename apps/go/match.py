@@ -206,8 +206,6 @@ def match(player, opponent_command, games, out_dir, size=19, komi=7.5, max_moves
     for number in range(1, games + 1):
         if number not in results:
             to_play.put(number)
-    engines = [GtpProcess(opponent_command) for _ in range(max(1, min(parallel, to_play.qsize())))]
-    settings["opponent_name"] = engines[0].ask("name") if engines[0].knows("name") else opponent_command
     player_lock, results_lock, stop = threading.Lock(), threading.Lock(), threading.Event()
 
     def locked_player(position, colour):
@@ -237,11 +235,16 @@ def match(player, opponent_command, games, out_dir, size=19, komi=7.5, max_moves
                 log(f"game {number}: policy {results[number]['our_colour']}, {game['result']} "
                     f"({'win' if game['we_won'] else 'loss'}; {len(game['moves'])} moves, {game['ended']})")
 
-    pool = concurrent.futures.ThreadPoolExecutor(len(engines))
-    workers = [pool.submit(play_games, engine) for engine in engines]
+    count, engines = max(1, min(parallel, to_play.qsize())), []
+    pool = concurrent.futures.ThreadPoolExecutor(count)
     try:
-        for worker in workers:
-            worker.result()  # re-raises a worker's error
+        for _ in range(count):
+            engines.append(GtpProcess(opponent_command))
+        settings["opponent_name"] = engines[0].ask("name") if engines[0].knows("name") else opponent_command
+        workers = [pool.submit(play_games, engine) for engine in engines]
+        done, _ = concurrent.futures.wait(workers, return_when=concurrent.futures.FIRST_EXCEPTION)
+        for worker in [*done, *workers]:
+            worker.result()  # a failed worker's error first, as soon as it happens
     except BaseException:  # an error or Ctrl-C: end the games in progress at once
         stop.set()
         for engine in engines:
