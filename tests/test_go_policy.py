@@ -113,6 +113,18 @@ def test_genmove_takes_the_most_probable_sensible_move_and_samples_only_sensible
     assert choices <= sensible and len(choices) > 2
 
 
+def test_the_ensemble_player_moves_by_the_policy_averaged_over_symmetries():
+    # A corner point one net rates highest is split eight ways by the symmetries; the centre, which
+    # every symmetry maps to itself, keeps its probability and wins the averaged policy.
+    model = _bias_only_model(9, (1, 2), strength=5.0)
+    bias = model.get_layer("point_bias").get_weights()[0]
+    bias[4, 4] = 4.5
+    model.get_layer("point_bias").set_weights([bias])
+    empty = from_ascii("\n".join([". " * 9] * 9))
+    assert PolicyPlayer(model)(empty, BLACK) == (1, 2)
+    assert PolicyPlayer(model, ensemble=True)(empty, BLACK) == (4, 4)
+
+
 WALLS = "\n".join([". . . X . O . . ."] * 9)  # black's area left, white's right, dame in column E
 
 

@@ -11,7 +11,7 @@ import run
 from conftest_go import needs_gnugo, GNUGO, random_game
 from apps.go import prepare
 from apps.go.go import BLACK, from_ascii
-from apps.go.match import area_score, match, parse_score, wilson_interval
+from apps.go.match import area_score, match, moves_digest, parse_score, summarize, wilson_interval
 from apps.go.models import build_policy
 from apps.go.policy import PolicyPlayer
 from shared.errors import UserError
@@ -163,6 +163,19 @@ def test_scoring_helpers():
     assert wilson_interval(0, 10)[0] == 0.0
 
 
+def test_summary_counts_wins_by_colour_and_games_repeated_move_for_move():
+    opening, other = [(BLACK, (2, 2)), (-BLACK, (6, 6))], [(BLACK, (2, 6))]
+    results = [{"we_won": won, "our_colour": colour, "moves_digest": moves_digest(moves)}
+               for won, colour, moves in [(True, "black", opening), (False, "white", other),
+                                          (True, "black", list(opening))]]
+    summary = summarize(results, {"opponent": "x"})
+    assert (summary["wins"], summary["wins_as_black"], summary["wins_as_white"]) == (2, "2 of 2", "0 of 1")
+    assert summary["distinct_games"] == 2
+    assert moves_digest(opening) != moves_digest(opening[:1])
+    del results[0]["moves_digest"]  # a record from before digests: unknown, not a wrong count
+    assert summarize(results, {})["distinct_games"] is None
+
+
 @needs_gnugo
 def test_match_against_gnugo_alternates_colours_and_saves_sgfs(tmp_path):
     keras.utils.set_random_seed(0)
@@ -177,6 +190,8 @@ def test_match_against_gnugo_alternates_colours_and_saves_sgfs(tmp_path):
     assert summary["results"][0] == first["results"][0]
     assert summary["games"] == 2 and summary["wins"] + summary["losses"] == 2
     assert [r["our_colour"] for r in summary["results"]] == ["black", "white"]
+    assert summary["wins_as_black"].endswith(" of 1") and summary["wins_as_white"].endswith(" of 1")
+    assert summary["distinct_games"] == len({r["moves_digest"] for r in summary["results"]})
     for result in summary["results"]:
         assert result["scorer"] in ("opponent final_score", "resignation")
         game = sgf.Sgf_game.from_bytes((tmp_path / f"game{result['game']:03d}.sgf").read_bytes())

@@ -143,13 +143,15 @@ def _add_player_args(parser, required):
     parser.add_argument("--temperature", type=float, default=0.0,
                         help="0: always the most probable sensible move (default); >0: sample p^(1/T)")
     parser.add_argument("--seed", type=int, default=None, help="random seed for --temperature sampling")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="choose from the mean policy of the 8 board symmetries (8 network runs a move)")
 
 
 def _player(args):
     from apps.go.policy import PolicyPlayer
     from shared.modelio import load_model
     model, _ = load_model(args.model, app=APP)
-    return PolicyPlayer(model, temperature=args.temperature, seed=args.seed)
+    return PolicyPlayer(model, temperature=args.temperature, ensemble=args.ensemble, seed=args.seed)
 
 
 def _train(args):
@@ -212,7 +214,8 @@ def _match(args):
     summary = match(player, args.opponent, args.games, args.out, size=player.size, komi=args.komi,
                     max_moves=args.max_moves, our_name=Path(args.model).name,
                     log=lambda line: print(line, flush=True), resume=args.resume,
-                    about={"model": str(args.model), "temperature": args.temperature}, parallel=args.parallel)
+                    about={"model": str(args.model), "temperature": args.temperature,
+                           "ensemble": args.ensemble}, parallel=args.parallel)
     low, high = summary["win_rate_95ci"]
     print(f"policy won {summary['wins']} of {summary['games']} against {summary['opponent_name']} "
           f"({100 * summary['win_rate']:.1f}%, 95% interval {100 * low:.1f}-{100 * high:.1f}%); "

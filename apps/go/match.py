@@ -11,6 +11,7 @@ game, so a long match can stop and `--resume`. The summary gives our wins
 with a Wilson 95% interval.
 """
 import concurrent.futures
+import hashlib
 import json
 import math
 import queue
@@ -163,12 +164,25 @@ def save_sgf(game, path, our_name, their_name):
     Path(path).write_bytes(record.serialise())
 
 
+def moves_digest(moves):
+    """A short fingerprint of a game's move sequence, to spot games played twice move for move."""
+    text = ";".join(f"{colour}{move}" for colour, move in moves)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
 def summarize(results, settings):
-    """The match summary: settings, our wins with a Wilson 95% interval, and every game's result."""
+    """The match summary: settings, our wins with a Wilson 95% interval (overall and by our colour),
+    how many games were distinct move for move (two deterministic players can repeat a game), and
+    every game's result."""
     wins = sum(r["we_won"] for r in results)
     low, high = wilson_interval(wins, len(results))
+    by_colour = {f"wins_as_{colour}": f"{sum(r['we_won'] for r in results if r['our_colour'] == colour)} of "
+                                      f"{sum(r['our_colour'] == colour for r in results)}"
+                 for colour in ("black", "white")}
+    digests = [r["moves_digest"] for r in results if "moves_digest" in r]
     return {**settings, "games": len(results), "wins": wins, "losses": len(results) - wins,
             "win_rate": wins / max(1, len(results)), "win_rate_95ci": [round(low, 4), round(high, 4)],
+            **by_colour, "distinct_games": len(set(digests)) if len(digests) == len(results) else None,
             "results": results}
 
 
@@ -226,6 +240,7 @@ def match(player, opponent_command, games, out_dir, size=19, komi=7.5, max_moves
             with results_lock:
                 results[number] = {k: v for k, v in game.items() if k != "moves"} | {
                     "game": number, "sgf": str(path), "length": len(game["moves"]),
+                    "moves_digest": moves_digest(game["moves"]),
                     "seconds": round(time.time() - started, 1),
                     "our_colour": "black" if our_colour == BLACK else "white",
                     "winner": {BLACK: "black", WHITE: "white", 0: "draw"}[game["winner"]],
