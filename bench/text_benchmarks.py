@@ -9,7 +9,7 @@ cited there). Results go to <out>/<task>_<arch>/crossval.json as well.
 
 Usage: nice -n 19 python bench/text_benchmarks.py [--tasks trec mr subj cr mpqa]
        [--archs kim dcnn] [--epochs 6] [--run-folds 10] [--time-budget MIN] [--patience N]
-       [--out runs/text_benchmarks] [--json] [--collect]
+       [--out runs/text_benchmarks] [--json] [--resume] [--collect]
 """
 import argparse
 import json
@@ -62,6 +62,8 @@ def main():
     parser.add_argument("--out", default="runs/text_benchmarks")
     parser.add_argument("--data-dir")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the folds each run in --out already finished; an interrupted fold continues")
     parser.add_argument("--collect", action="store_true",
                         help="train nothing: build the table from the crossval.json files already in --out")
     args = parser.parse_args()
@@ -82,6 +84,8 @@ def main():
                 argv += ["--patience", str(args.patience)]
             if args.data_dir:
                 argv += ["--data-dir", args.data_dir]
+            if args.resume:
+                argv.append("--resume")
             if not args.collect and run.main(argv) != 0:
                 continue
             if (out / "crossval.json").exists():

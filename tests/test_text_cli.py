@@ -2,6 +2,7 @@
 evaluate (JSON contract), predict with highlights, and bad input."""
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,6 +128,25 @@ def test_crossval_writes_its_summary_after_every_fold(tmp_path, monkeypatch):
     accuracies = [f["test_accuracy"] for f in summary["folds"]]
     assert summary["protocol"] == "3 of 5 CV folds" and summary["patience"] == 1
     assert summary["accuracy"] == pytest.approx(np.mean(accuracies)) and summary["std"] == pytest.approx(np.std(accuracies))
+
+
+def test_crossval_resume_keeps_finished_folds_and_runs_the_rest(tmp_path, monkeypatch, capsys):
+    from apps.text import data
+    monkeypatch.setattr(data, "load_pool", lambda task, data_dir=None: _synthetic(150, 0))
+    argv = ["text", "crossval", "--task", "mr", "--arch", "kim", "--embedding", "rand", "--extra-words", "0",
+            "--epochs", "1", "--folds", "4", "--out", str(tmp_path / "cv")]
+    assert run.main(argv + ["--run-folds", "2"]) == 0
+    first = json.loads((tmp_path / "cv" / "crossval.json").read_text())
+    trained = []
+    train_once = cli.train_once
+    monkeypatch.setattr(cli, "train_once", lambda *a, **k: trained.append(a[4]) or train_once(*a, **k))
+    assert run.main(argv + ["--epochs", "2", "--resume"]) == 2
+    assert "was run with epochs 1, not 2" in capsys.readouterr().err and not trained
+    assert run.main(argv + ["--resume"]) == 0
+    assert [Path(out).name for out in trained] == ["fold3", "fold4"]
+    summary = json.loads((tmp_path / "cv" / "crossval.json").read_text())
+    assert summary["protocol"] == "4 of 4 CV folds" and summary["folds"][:2] == first["folds"]
+    assert [f["fold"] for f in summary["folds"]] == [1, 2, 3, 4] and summary["seconds"] >= first["seconds"]
 
 
 def test_benchmark_table_cells_say_how_many_folds():

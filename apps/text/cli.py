@@ -6,6 +6,7 @@
     python run.py text crossval --task mr --arch kim --json
     python run.py text visualize --model models/text_sst2.keras --out viz/ --text "a gorgeous , witty film"
 """
+import argparse
 import json
 import os
 import sys
@@ -373,9 +374,16 @@ def crossval_task(args):
             runs.append((pick(train_idx[n_dev:]), pick(train_idx[:n_dev]), pick(test_idx)))
     else:
         raise UserError(f"{args.task} has a fixed dev set: use `run.py text train` and `evaluate`")
+    if args.resume:
+        results, seconds_before = _finished_folds(args)
+        started -= seconds_before
     for number, (train, dev, test) in enumerate(runs, 1):
+        if number <= len(results):
+            continue
         out = Path(args.out) / f"fold{number}"
-        metrics, vocab, rule = train_once(args, args.task, train, dev, out, verbose=0)
+        # --resume also continues the fold that was stopped mid-training (it has a checkpoint).
+        fold_args = argparse.Namespace(**{**vars(args), "resume": args.resume and (out / "backup").is_dir()})
+        metrics, vocab, rule = train_once(fold_args, args.task, train, dev, out, verbose=0)
         model, meta = load_model(out / "model.keras", app=APP)
         _, ids = encode_texts(test[0], meta)
         accuracy = float((predict_probabilities(model, ids).argmax(1) == test[1]).mean())
@@ -383,18 +391,33 @@ def crossval_task(args):
                         "best_epoch": metrics["best_epoch"], "n_test": len(test[1])})
         print(f"{args.task} {args.arch} fold {number}/{len(runs)}: test accuracy {accuracy:.4f}", file=sys.stderr)
         # Written after every fold, so a run stopped early still reports the folds it finished.
-        protocol = "test split" if spec["protocol"] == "test" else f"{number} of {args.folds} CV folds"
-        summary = crossval_summary(args, results, protocol, started)
-        write_json(Path(args.out) / "crossval.json", summary)
+        write_json(Path(args.out) / "crossval.json", crossval_summary(args, results, spec, started))
         tf.keras.backend.clear_session()
+    summary = crossval_summary(args, results, spec, started)
     print(f"{args.task} {args.arch}: accuracy {summary['accuracy']:.4f} ({summary['protocol']})")
     if args.json:
         print_json_line(summary)
     return 0
 
 
-def crossval_summary(args, results, protocol, started):
+def _finished_folds(args):
+    """(folds, seconds) a stopped `crossval` in --out finished, checked to be of the same configuration."""
+    path = Path(args.out) / "crossval.json"
+    if not path.exists():
+        return [], 0.0
+    previous = json.loads(path.read_text())
+    for key in ("task", "arch", "embedding", "mode", "epochs", "patience"):
+        if previous.get(key) != getattr(args, key):
+            raise UserError(f"{path}: was run with {key} {previous.get(key)!r}, not {getattr(args, key)!r}; "
+                            f"use another --out or the same options")
+    folds = previous["folds"]
+    print(f"resuming: {len(folds)} fold(s) already finished in {path}", file=sys.stderr)
+    return folds, previous.get("seconds", 0.0)
+
+
+def crossval_summary(args, results, spec, started):
     """The crossval.json record: mean and standard deviation of the finished folds' test accuracies."""
+    protocol = "test split" if spec["protocol"] == "test" else f"{len(results)} of {args.folds} CV folds"
     accuracies = [r["test_accuracy"] for r in results]
     return {"task": args.task, "arch": args.arch, "embedding": args.embedding, "mode": args.mode,
             "protocol": protocol, "accuracy": float(np.mean(accuracies)), "std": float(np.std(accuracies)),
@@ -412,7 +435,6 @@ def demo(out_dir, minutes, data_dir):
     """Train a Kim CNN (GloVe 50d, two channels) on SST-2 training sentences for
     `minutes`, evaluate on the SST-2 dev sentences, show which n-grams decided
     a few example sentences, and return the report section."""
-    import argparse
 
     from shared.plots import pyplot, save_figure
     plt = pyplot()
