@@ -8,7 +8,7 @@
 - `BestModel` keeps `<out>/model.keras` at the best validation epoch so far,
   written atomically by the app's `save` function (so the preprocessing
   settings travel with it);
-- `EarlyStopping` (optional), `CSVLogger` (`log.csv`), `TensorBoard`
+- `EarlyStopping` (optional; a resumed run keeps its patience count), `CSVLogger` (`log.csv`), `TensorBoard`
   (`tensorboard/`), and an optional wall-clock budget;
 - the full config as `config.json` before training, the metrics as
   `metrics.json` after.
@@ -59,10 +59,11 @@ class BestModel(keras.callbacks.Callback):
         super().__init__()
         self.path, self.save, self.monitor = Path(path), save, monitor
         self.better = (lambda a, b: a > b) if mode == "max" else (lambda a, b: a < b)
-        self.best, self.best_epoch = None, None
+        self.best, self.best_epoch, self.last_logged_epoch = None, None, None
         if log_path and Path(log_path).exists():
             with open(log_path) as handle:
                 for row in csv.DictReader(handle):
+                    self.last_logged_epoch = int(row["epoch"])
                     if row.get(monitor):
                         self._consider(float(row[monitor]), int(row["epoch"]))
 
@@ -76,6 +77,24 @@ class BestModel(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is not None and self._consider(float(value), epoch):
             self.save(self.model, self.path)
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping whose patience, on resume, counts from the best epoch in the log.
+
+    Keras' own starts counting afresh at every `fit`, so a run resumed after
+    an interruption would wait `patience` more epochs than an uninterrupted one.
+    """
+
+    def __init__(self, best_model, **kwargs):
+        super().__init__(**kwargs)
+        self.best_model = best_model
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.best_model.best is not None:
+            self.best, self.best_epoch = self.best_model.best, self.best_model.best_epoch
+            self.wait = self.best_model.last_logged_epoch - self.best_model.best_epoch
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -133,7 +152,7 @@ def fit(model, train_data, val_data, *, out_dir, epochs, config, save, resume=Fa
         *callbacks,
     ]
     if patience:
-        all_callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience))
+        all_callbacks.append(ResumableEarlyStopping(best, monitor=monitor, mode=mode, patience=patience))
     if time_budget_s:
         all_callbacks.append(TimeBudget(time_budget_s, backup))
 

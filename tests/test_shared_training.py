@@ -97,6 +97,29 @@ def test_a_time_budget_stop_stays_resumable(tmp_path):
     assert not (tmp_path / "backup").exists()
 
 
+def test_resumed_early_stopping_counts_patience_from_the_logged_best_epoch(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,val_accuracy\n0,0.5\n1,0.7\n2,0.6\n3,0.65\n")  # best at epoch 1, then 2 worse
+    best = training.BestModel(tmp_path / "m.keras", save=None, log_path=log)
+
+    class Model:
+        stop_training = False
+
+    def stops_after(callback, value):
+        callback.set_model(Model())
+        callback.on_train_begin()
+        callback.on_epoch_end(4, {"val_accuracy": value})
+        return callback.model.stop_training
+
+    # With patience 3, a third epoch without a better 0.7 ends the run, as it would have without the stop;
+    # Keras' own callback would start counting again.
+    assert stops_after(training.ResumableEarlyStopping(best, monitor="val_accuracy", mode="max", patience=3), 0.69)
+    assert not stops_after(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=3), 0.69)
+    assert not stops_after(training.ResumableEarlyStopping(best, monitor="val_accuracy", mode="max", patience=3), 0.71)
+    fresh = training.BestModel(tmp_path / "m.keras", save=None)  # a run that is not resumed: Keras' behaviour
+    assert not stops_after(training.ResumableEarlyStopping(fresh, monitor="val_accuracy", mode="max", patience=3), 0.69)
+
+
 def test_copy_weights_warm_starts_and_refuses_mismatches(tmp_path):
     source = _model()
     _save(source, tmp_path / "m.keras")
