@@ -105,6 +105,18 @@ def test_cli_standard_set_png_and_terminal(kim_file, tmp_path, capsys):
     assert "\033[" not in printed
 
 
+def test_cli_standard_set_on_a_dcnn_draws_its_row_wise_maps(tmp_path):
+    model, meta, _ = _model("dcnn")
+    path = save_model(model, tmp_path / "dcnn.keras", app="text", preprocessing=meta["preprocessing"])
+    out = tmp_path / "viz"
+    assert run.main(["text", "visualize", "--model", str(path), "--out", str(out), "--text", "the plot was great",
+                     "--color", "never"]) == 0
+    sizes = png_sizes(out)
+    assert set(sizes) == {"saliency_kmax.png", "activations_conv1.png"}
+    # one panel per map: 3 maps over 6 positions (4 words + 2 past the end: width-3 wide convolution)
+    assert sizes["activations_conv1.png"][0] == round(3 * (0.3 * 6 + 1.2) * 80)
+
+
 def test_cli_choices_and_errors(kim_file, tmp_path, capsys):
     base = ["text", "visualize", "--model", str(kim_file), "--out", str(tmp_path)]
     assert run.main(base + ["--activations", "--layer", "conv_w3_conv", "--text", "a film"]) == 0

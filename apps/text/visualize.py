@@ -138,12 +138,15 @@ def terminal_lines(results, class_names, color=False):
 def activations_png(model, layer, tokens, ids, path, max_maps=24):
     """The strongest `max_maps` feature maps of a convolution over one sentence: maps x
     positions, each position labelled with the last word of its window (wide convolutions
-    run width - 1 positions past the last word)."""
+    run width - 1 positions past the last word). A DCNN layer convolves each embedding row
+    on its own, so its maps are (positions, rows): one panel of rows x positions per map."""
     maps = viz.activations(model, layer, np.array(ids, np.int32))
-    if maps.ndim != 2:
-        raise UserError(f"{layer}: expected a (positions, maps) layer for text")
-    order = np.argsort(maps.max(0))[::-1][:max_maps]
+    if maps.ndim not in (2, 3):
+        raise UserError(f"{layer}: expected a (positions, maps) or (positions, rows, maps) layer for text")
     labels = [tokens[p] if p < len(tokens) else f"(+{p - len(tokens) + 1})" for p in range(maps.shape[0])]
+    if maps.ndim == 3:
+        return _row_wise_activations_png(maps, layer, labels, path, max_maps)
+    order = np.argsort(maps.max(0))[::-1][:max_maps]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * len(labels) + 1.5), 0.22 * len(order) + 1.6))
     image = ax.imshow(maps[:, order].T, aspect="auto", cmap="viridis", interpolation="nearest")
@@ -152,6 +155,22 @@ def activations_png(model, layer, tokens, ids, path, max_maps=24):
     ax.set_ylabel("map (strongest first)", fontsize=8)
     ax.set_title(f"{layer}: {len(order)} of {maps.shape[1]} maps, position = last word of the window", fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.03)
+    return save_figure(fig, path, dpi=80)
+
+
+def _row_wise_activations_png(maps, layer, labels, path, max_maps):
+    order = np.argsort(maps.max(axis=(0, 1)))[::-1][:max_maps]
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(order), figsize=(max(5.0, len(order) * (0.3 * len(labels) + 1.2)), 3.6),
+                             squeeze=False)
+    for ax, k in zip(axes[0], order):
+        image = ax.imshow(maps[:, :, k].T, aspect="auto", cmap="viridis", interpolation="nearest")
+        ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=7)
+        ax.set_title(f"map {k}", fontsize=8)
+        fig.colorbar(image, ax=ax, fraction=0.05)
+    axes[0][0].set_ylabel("embedding row", fontsize=8)
+    fig.suptitle(f"{layer}: {len(order)} of {maps.shape[2]} maps, each embedding row convolved on its own; "
+                 f"position = last word of the window", fontsize=9)
     return save_figure(fig, path, dpi=80)
 
 
