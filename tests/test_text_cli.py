@@ -142,6 +142,8 @@ def test_crossval_resume_keeps_finished_folds_and_runs_the_rest(tmp_path, monkey
     monkeypatch.setattr(cli, "train_once", lambda *a, **k: trained.append(a[4]) or train_once(*a, **k))
     assert run.main(argv + ["--epochs", "2", "--resume"]) == 2
     assert "was run with epochs 1, not 2" in capsys.readouterr().err and not trained
+    assert run.main(argv + ["--learning-rate", "0.01", "--resume"]) == 2  # any option of the folds, not a few
+    assert "was run with learning_rate 0.001, not 0.01" in capsys.readouterr().err and not trained
     assert run.main(argv + ["--resume"]) == 0
     assert [Path(out).name for out in trained] == ["fold3", "fold4"]
     summary = json.loads((tmp_path / "cv" / "crossval.json").read_text())
