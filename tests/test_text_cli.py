@@ -162,3 +162,41 @@ def test_benchmark_table_cells_say_how_many_folds():
         "**78.9** ± 2.0 (3 of 10 folds)"
     assert bench.cell({"protocol": "test split", "accuracy": 0.902, "std": 0.0}) == "**90.2**"
     assert bench.cell(None) == "not run"
+
+
+def test_ensemble_averages_members_and_explains(tmp_path, capsys):
+    """Kim's CNN + the DCNN in one file: its probabilities are the members' mean; predict and
+    visualize work on it; a model of another task is refused."""
+    from apps.text.data import read_eval_file
+    from shared.modelio import load_model
+    paths = []
+    for arch in ("kim", "dcnn"):
+        args = _args(tmp_path, arch)
+        cli.train_once(args, "mr", _synthetic(400, 0), _synthetic(100, 1), args.out, verbose=0)
+        paths.append(str(tmp_path / arch / "model.keras"))
+    out = str(tmp_path / "ensemble.keras")
+    assert run.main(["text", "ensemble", *paths, "--out", out]) == 0
+    texts, labels = _synthetic(40, 2)
+    data = tmp_path / "test.all"
+    data.write_text("".join(f"{l} {t}\n" for t, l in zip(texts, labels)))
+    texts, labels = read_eval_file(data, "mr", 2)
+    probabilities = []
+    for path in paths + [out]:
+        model, meta = load_model(path, app="text")
+        probabilities.append(cli.predict_probabilities(model, cli.encode_texts(texts, meta)[1]))
+    np.testing.assert_allclose(probabilities[2], (probabilities[0] + probabilities[1]) / 2, atol=1e-5)
+    capsys.readouterr()
+    assert run.main(["text", "evaluate", "--model", out, "--data", str(data), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["n"] == 40 and result["accuracy"] == pytest.approx((probabilities[2].argmax(1) == labels).mean())
+    assert run.main(["text", "predict", "--model", out, "--json", "--color", "never", "the plot is awful"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["label"] == "negative" and dict(line["word_scores"])["awful"] > 0 and line["top_ngrams"]
+    assert run.main(["text", "visualize", "--model", out, "--out", str(tmp_path / "viz"), "--text",
+                     "the film was wonderful", "--color", "never"]) == 0
+    assert (tmp_path / "viz" / "saliency_kmax.png").exists()
+    other = _args(tmp_path, "kim")
+    other.out = str(tmp_path / "trec")
+    cli.train_once(other, "trec", _synthetic(100, 0), _synthetic(50, 1), other.out, verbose=0)
+    assert run.main(["text", "ensemble", paths[0], other.out + "/model.keras", "--out", out + "2"]) == 2
+    assert "its task differs" in capsys.readouterr().err

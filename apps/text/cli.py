@@ -4,6 +4,7 @@
     python run.py text evaluate --model models/text_sst2.keras --data stsa.binary.dev --json
     python run.py text predict --model models/text_sst2.keras "a gorgeous , witty film"
     python run.py text crossval --task mr --arch kim --json
+    python run.py text ensemble runs/sst5_kim/model.keras runs/sst5_dcnn/model.keras --out models/text_sst5.keras
     python run.py text visualize --model models/text_sst2.keras --out viz/ --text "a gorgeous , witty film"
 """
 import argparse
@@ -70,6 +71,12 @@ def register(subparsers):
     predict.add_argument("--json", action="store_true", help="one JSON object per text")
     predict.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     predict.set_defaults(func=predict_texts)
+
+    ensemble = subparsers.add_parser("ensemble", help="average trained models of one task into one model file",
+                                     description=ensemble_models.__doc__)
+    ensemble.add_argument("models", nargs="+", help="model files of the same task, cleaning rule and vocabulary")
+    ensemble.add_argument("--out", required=True, help="the ensemble's .keras file")
+    ensemble.set_defaults(func=ensemble_models)
 
     crossval = subparsers.add_parser("crossval", help="10-fold CV (MR, Subj, CR, MPQA) or TREC's test split",
                                      description=crossval_task.__doc__)
@@ -194,6 +201,35 @@ def train_model(args):
     return 0
 
 
+def ensemble_models(args):
+    """One model file whose prediction is the mean of the given models' class probabilities
+    (e.g. Kim's CNN and the DCNN, or several seeds). The models must share the task, the
+    cleaning rule and the vocabulary (train them with the same --task, --embedding and
+    --extra-words). `evaluate`, `predict` and `visualize` take the result like any model."""
+    import hashlib
+
+    from shared.ensemble import average_models
+    from shared.modelio import load_model, save_model
+    loaded = [load_model(path, app=APP) for path in args.models]
+    first = loaded[0][1]["preprocessing"]
+    for path, (_, meta) in zip(args.models[1:], loaded[1:]):
+        pre = meta["preprocessing"]
+        for key in ("task", "rule", "class_names", "vocabulary"):
+            if pre.get(key) != first.get(key):
+                shown = f"{len(pre.get(key) or [])} vs {len(first.get(key) or [])} words" if key == "vocabulary" \
+                    else f"{pre.get(key)!r} vs {first.get(key)!r}"
+                raise UserError(f"{path}: its {key} differs from {args.models[0]}'s ({shown}); "
+                                f"an ensemble's models must share task, cleaning rule and vocabulary")
+    model = average_models([m for m, _ in loaded])
+    archs = [meta["preprocessing"]["arch"] for _, meta in loaded]
+    sources = [{"path": str(path), "arch": arch, "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+                "config": meta.get("config", {})} for path, arch, (_, meta) in zip(args.models, archs, loaded)]
+    save_model(model, args.out, app=APP, config={"command": "ensemble", "members": sources},
+               preprocessing={**first, "arch": "ensemble", "member_archs": archs})
+    print(f"wrote {args.out}: the mean of {len(loaded)} models ({', '.join(archs)})")
+    return 0
+
+
 # ------------------------------------------------------------------ inference
 def encode_texts(texts, meta):
     """Token lists and id lists for raw texts, with the model's cleaning rule and vocabulary."""
@@ -259,11 +295,32 @@ def word_scores(tokens, selections, widths):
     return scores, [(" ".join(tokens[lo:hi + 1]), round(weight, 2)) for (lo, hi), weight in top]
 
 
-def kmax_explainer(model, arch):
+def kmax_explainer(model, preprocessing):
     """A function (tokens, ids) -> (probabilities, each word's share of the kept
     activations, top n-grams) read from the k-max layers: Kim's CNN, every
     filter's max n-gram; the DCNN, its first dynamic k-max layer (whose
-    positions index words directly)."""
+    positions index words directly). For an ensemble, the members' word scores
+    and top n-gram weights, each member's scaled to a maximum of 1, are averaged."""
+    from shared.ensemble import members
+    if preprocessing.get("arch") != "ensemble":
+        return _member_explainer(model, preprocessing.get("arch"))
+    parts = [_member_explainer(m, arch) for m, arch in zip(members(model), preprocessing["member_archs"])]
+
+    def run(tokens, ids):
+        scores, ngrams = np.zeros(len(tokens)), {}
+        for part in parts:
+            _, part_scores, part_ngrams = part(tokens, ids)
+            if part_scores.max() > 0:
+                scores += part_scores / part_scores.max() / len(parts)
+            for gram, weight in part_ngrams:
+                ngrams[gram] = ngrams.get(gram, 0.0) + weight / part_ngrams[0][1] / len(parts)
+        probabilities = np.asarray(model(np.array([ids], dtype=np.int32), training=False))[0]
+        top = sorted(ngrams.items(), key=lambda kv: -kv[1])[:3]
+        return probabilities, scores, [(gram, round(weight, 2)) for gram, weight in top]
+    return run
+
+
+def _member_explainer(model, arch):
     from apps.text.models import selection_model
     explain, widths, _ = selection_model(model)
     use = slice(0, 1) if arch == "dcnn" else slice(None)
@@ -312,7 +369,7 @@ def predict_texts(args):
             texts += [decode(line) for line in sys.stdin.buffer.read().splitlines()]
         else:
             texts.append(_argv_text(text))
-    explain = kmax_explainer(model, pre["arch"])
+    explain = kmax_explainer(model, pre)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     failures = 0
     for text in texts:
@@ -469,7 +526,7 @@ def demo(out_dir, minutes, data_dir):
     metrics = classification_metrics(labels, probs, classes)
     confusion_matrix_png(labels, probs.argmax(1), classes, out_dir / "confusion.png",
                          title="SST-2 dev sentences (872)")
-    explain = kmax_explainer(model, meta["preprocessing"]["arch"])
+    explain = kmax_explainer(model, meta["preprocessing"])
     fig, axes = plt.subplots(len(DEMO_SENTENCES), 1, figsize=(10, 2.2 * len(DEMO_SENTENCES)))
     rows = []
     for ax, sentence in zip(np.atleast_1d(axes), DEMO_SENTENCES):

@@ -33,7 +33,9 @@ DEFAULT_SENTENCES = ["a gorgeous , witty , seductive movie .",
 
 def _embedding_layers(model):
     import keras
-    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+
+    from shared.ensemble import all_layers
+    layers = [layer for layer in all_layers(model) if isinstance(layer, keras.layers.Embedding)]
     if not layers:
         raise UserError("the model has no Embedding layer: word saliency needs word ids -> embeddings")
     return layers
@@ -70,7 +72,7 @@ def word_saliency(model, ids, class_index=None):
 def kmax_word_scores(model, meta, tokens, ids):
     """(each word's share of the kept activations (n,), top n-grams) from the k-max layers."""
     from apps.text.cli import kmax_explainer
-    _, scores, ngrams = kmax_explainer(model, meta["preprocessing"].get("arch"))(tokens, ids)
+    _, scores, ngrams = kmax_explainer(model, meta["preprocessing"])(tokens, ids)
     return scores, ngrams
 
 
@@ -183,7 +185,8 @@ def add_arguments(parser):
     parser.add_argument("--text", action="append", help="a sentence to explain (repeatable; default: a few examples)")
     parser.add_argument("--saliency", action="store_true", help="word-level saliency and k-max selections (PNG + terminal)")
     parser.add_argument("--activations", action="store_true", help="feature maps of --layer for the first text")
-    parser.add_argument("--layer", help="layer for --activations (default: the first convolution's ReLU)")
+    parser.add_argument("--layer", help="layer for --activations (default: the first convolution's ReLU; "
+                             "of an ensemble, its first member's layers)")
     parser.add_argument("--class", dest="class_index", type=int, help="class to explain (default: predicted)")
     parser.add_argument("--color", choices=["auto", "always", "never"], default="auto")
 
@@ -220,11 +223,13 @@ def run(args):
         print("\n".join(terminal_lines(results, names, color)))
         written.append(sentences_png(results, names, out / "saliency_kmax.png"))
     if args.activations or not chosen:
-        layer = args.layer or viz.activation_after(model, _first_conv_layer(model))
+        from shared.ensemble import members
+        single = (members(model) or [model])[0]  # an ensemble: its first member's maps
+        layer = args.layer or viz.activation_after(single, _first_conv_layer(single))
         (tokens,), (ids,) = encode_texts(texts[:1], meta)
         if not tokens:
             raise UserError(f"no words left in {texts[0][:60]!r} after cleaning")
-        written.append(activations_png(model, layer, tokens, ids, out / f"activations_{layer}.png"))
+        written.append(activations_png(single, layer, tokens, ids, out / f"activations_{layer}.png"))
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -1,0 +1,54 @@
+"""Ensembles: one Keras model that averages the class probabilities of trained models.
+
+Averaging the predictions of networks trained with different seeds or
+architectures on the same inputs is the most dependable way to gain a point
+or two of accuracy once a single model has stopped improving (their errors
+are partly independent). The members stay whole inside the ensemble (nested
+Keras models), so they can still be inspected one by one (`members`), and the
+file loads, evaluates and predicts like any single model.
+"""
+import keras
+
+from shared.errors import UserError
+
+
+def average_models(models, name="ensemble"):
+    """A model with the members' input whose output is the mean of their outputs.
+
+    Every member must take the same input (shape and dtype) and give the same
+    output shape. Members are renamed `member<i>_<name>` so their names are unique."""
+    if len(models) < 2:
+        raise UserError(f"an ensemble needs at least 2 models, got {len(models)}")
+    first = models[0]
+    for i, model in enumerate(models, 1):
+        if len(model.inputs) != 1 or len(model.outputs) != 1:
+            raise UserError(f"model {i} ({model.name}) has {len(model.inputs)} inputs and {len(model.outputs)} "
+                            "outputs; an ensemble averages single-input, single-output models")
+        if (tuple(model.inputs[0].shape[1:]) != tuple(first.inputs[0].shape[1:])
+                or model.inputs[0].dtype != first.inputs[0].dtype):
+            raise UserError(f"model {i} ({model.name}) takes {model.inputs[0].dtype} {model.inputs[0].shape}, "
+                            f"model 1 {first.inputs[0].dtype} {first.inputs[0].shape}")
+        if tuple(model.outputs[0].shape[1:]) != tuple(first.outputs[0].shape[1:]):
+            raise UserError(f"model {i} ({model.name}) gives {model.outputs[0].shape}, "
+                            f"model 1 {first.outputs[0].shape}")
+    inputs = keras.Input(shape=first.inputs[0].shape[1:], dtype=first.inputs[0].dtype,
+                         name=first.inputs[0].name.split(":")[0])
+    outputs = []
+    for i, model in enumerate(models, 1):
+        model.name = f"member{i}_{model.name}"
+        outputs.append(model(inputs))
+    average = keras.layers.Average(name="average", dtype="float32")(outputs)
+    return keras.Model(inputs, average, name=name)
+
+
+def members(model):
+    """The member models of an ensemble (its nested models); [] for a single model."""
+    return [layer for layer in model.layers if isinstance(layer, keras.Model)]
+
+
+def all_layers(model):
+    """Every layer of a model, the members' layers included (depth first)."""
+    found = []
+    for layer in model.layers:
+        found += all_layers(layer) if isinstance(layer, keras.Model) else [layer]
+    return found

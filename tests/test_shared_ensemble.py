@@ -1,0 +1,38 @@
+"""Ensembles: the output is the members' mean, mismatched members are refused, and the file round-trips."""
+import keras
+import numpy as np
+import pytest
+
+from shared.ensemble import all_layers, average_models, members
+from shared.errors import UserError
+from shared.modelio import load_model, save_model
+
+
+def _member(seed, inputs=6, classes=3):
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((inputs,), name="features")
+    hidden = keras.layers.Dense(5, activation="relu", name="hidden")(x)
+    return keras.Model(x, keras.layers.Dense(classes, activation="softmax", name="softmax")(hidden), name="mlp")
+
+
+def test_output_is_the_mean_of_the_members_and_survives_saving(tmp_path):
+    first, second, third = _member(1), _member(2), _member(3)
+    x = np.random.default_rng(0).normal(size=(7, 6)).astype("float32")
+    expected = np.mean([np.asarray(m(x)) for m in (first, second, third)], axis=0)
+    ensemble = average_models([first, second, third])
+    np.testing.assert_allclose(np.asarray(ensemble(x)), expected, atol=1e-6)
+    assert [m.name for m in members(ensemble)] == ["member1_mlp", "member2_mlp", "member3_mlp"]
+    assert len(all_layers(ensemble)) == 1 + 3 * 3 + 1  # input, each member's input/hidden/softmax, average
+    save_model(ensemble, tmp_path / "ensemble.keras", app="test")
+    loaded, _ = load_model(tmp_path / "ensemble.keras")
+    np.testing.assert_allclose(np.asarray(loaded(x)), expected, atol=1e-6)
+    assert members(loaded) and members(_member(4)) == []
+
+
+def test_mismatched_members_are_refused():
+    with pytest.raises(UserError, match="at least 2"):
+        average_models([_member(1)])
+    with pytest.raises(UserError, match="model 2 .* takes"):
+        average_models([_member(1), _member(2, inputs=4)])
+    with pytest.raises(UserError, match="model 2 .* gives"):
+        average_models([_member(1), _member(2, classes=2)])
