@@ -107,7 +107,8 @@ def test_timit_frames_train_and_predict_a_phone_sequence(tmp_path, capsys):
 def test_cv_holds_each_speaker_out_once_and_no_val_trains_on_all(small_fsdd, tmp_path, capsys):
     out = tmp_path / "cv"
     assert run.main(["speech", "cv", "--dataset", "fsdd", "--data", str(small_fsdd), "--epochs", "2",
-                     "--filters", "4", "4", "--hidden", "8", "--placement", "fit", "--out", str(out), "--json"]) == 0
+                     "--filters", "4", "4", "--hidden", "8", "--placement", "fit", "--vad-db", "55",
+                     "--out", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [f["fold"] for f in summary["per_fold"]] == ["george", "jackson", "lucas"]
     assert all(f["n"] == 20 for f in summary["per_fold"]) and summary["n"] == 60
@@ -115,7 +116,7 @@ def test_cv_holds_each_speaker_out_once_and_no_val_trains_on_all(small_fsdd, tmp
     for fold in summary["per_fold"]:
         config = json.loads((out / f"fold-{fold['fold']}" / "config.json").read_text())
         assert config["val_speakers"] == [fold["fold"]] and fold["fold"] not in config["train_speakers"]
-        assert config["features"]["placement"] == "fit"
+        assert config["features"]["placement"] == "fit" and config["features"]["vad_db"] == 55
     final = tmp_path / "all"
     assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--no-val", "--epochs", "1",
                      "--filters", "4", "4", "--hidden", "8", "--out", str(final)]) == 0

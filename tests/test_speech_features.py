@@ -119,3 +119,18 @@ def test_floor_makes_digital_silence_padding_look_like_a_quiet_room():
     config = features.FeatureConfig(sample_rate=8000, deltas=0, floor_db=60)
     static = features.static_log_mel(features.audio.fix_length(_word(np.random.default_rng(4)), 8000), config)
     assert static.max() - static.min() <= 60 * features.NATS_PER_DB + 1e-4
+
+
+def test_vad_threshold_decides_whether_a_quiet_fricative_is_kept():
+    """A 'word' of quiet hiss (an /s/, 50 dB under the vowel) then a loud vowel: "fit" with
+    vad_db 40 trims the hiss away, with vad_db 60 it keeps it."""
+    rate = 8000
+    rng = np.random.default_rng(0)
+    hiss = 0.5 * 10 ** (-50 / 20) * rng.normal(size=int(0.2 * rate))
+    t = np.arange(int(0.3 * rate)) / rate
+    vowel = 0.5 * np.sin(2 * np.pi * 400 * t)
+    config = features.FeatureConfig(sample_rate=rate, deltas=0)
+    static = features.static_log_mel(np.concatenate([hiss, vowel]).astype(np.float32), config)
+    hiss_frames = int(0.2 * rate) // config.hop_length - 2  # wholly inside the hiss
+    assert not features.voiced_frames(static, 40.0)[:hiss_frames].any()
+    assert features.voiced_frames(static, 60.0)[:hiss_frames].all()

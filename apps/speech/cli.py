@@ -119,6 +119,9 @@ def _add_train_args(train):
     train.add_argument("--placement", choices=("centre", "fit"), default="centre",
                        help="centre: pad/crop the clip to 1 s around its middle; fit: trim silence and "
                        "stretch the word to the window (no duration or position cue)")
+    train.add_argument("--vad-db", type=float, default=40.0,
+                       help="placement fit: keep the frames from the first to the last within this many dB of "
+                       "the loudest (default: %(default)s; larger keeps quiet fricatives such as the /s/ of 'six')")
     train.add_argument("--workers", type=common.positive_int, default=1, help="feature extraction processes")
     common.add_data_dir(train)
     common.add_training_args(train, epochs=30, batch_size=64, learning_rate=2e-3, out="runs/speech")
@@ -137,7 +140,7 @@ def _feature_config(args):
 
     from apps.speech.examples import DEFAULT_FEATURES
     return dataclasses.replace(DEFAULT_FEATURES[args.dataset], deltas=args.deltas, n_mels=args.n_mels,
-                               cmvn=args.cmvn, floor_db=args.floor_db,
+                               cmvn=args.cmvn, floor_db=args.floor_db, vad_db=args.vad_db,
                                placement=args.placement if args.dataset != "timit" else "centre")
 
 
@@ -522,7 +525,7 @@ def demo(out_dir, minutes, data_dir):
     args = argparse.Namespace(
         dataset="fsdd", data=None, arch="freq", val_speakers=["nicolas"], val_fraction=0.2, context=None,
         time_bins=3, context_stride=3, filters=(32, 32), hidden=128, dropout=0.3, augment_copies=0, deltas=2, n_mels=40,
-        speed_range=(0.75, 1.25), max_shift=0.1, random_placement=False, cmvn=False, floor_db=0.0,
+        speed_range=(0.75, 1.25), max_shift=0.1, random_placement=False, cmvn=False, floor_db=0.0, vad_db=40.0,
         vtlp=None, freq_masks=0, freq_mask_bands=0, time_masks=0, time_mask_frames=0,
         placement="centre", no_val=False,
         workers=1, data_dir=data_dir, out=str(out_dir / "run"), epochs=12, batch_size=64, learning_rate=2e-3,
