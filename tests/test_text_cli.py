@@ -200,3 +200,13 @@ def test_ensemble_averages_members_and_explains(tmp_path, capsys):
     cli.train_once(other, "trec", _synthetic(100, 0), _synthetic(50, 1), other.out, verbose=0)
     assert run.main(["text", "ensemble", paths[0], other.out + "/model.keras", "--out", out + "2"]) == 2
     assert "its task differs" in capsys.readouterr().err
+
+
+def test_cosine_learning_rate_decays_to_zero_over_the_run():
+    optimizer = cli._optimizer("adam", 0.01, decay_steps=100)
+    assert float(optimizer.learning_rate) == pytest.approx(0.01)
+    optimizer.iterations.assign(50)
+    assert float(optimizer.learning_rate) == pytest.approx(0.005, abs=1e-6)
+    optimizer.iterations.assign(100)
+    assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-7)
+    assert float(cli._optimizer("adam", 0.01).learning_rate) == pytest.approx(0.01)

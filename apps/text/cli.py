@@ -40,6 +40,8 @@ def register(subparsers):
                                  "data (frozen where static), for unseen words (default: %(default)s)")
         parser.add_argument("--optimizer", choices=["adam", "adadelta", "adagrad"], default="adam",
                             help="adadelta is Kim's (rho 0.95; give --learning-rate 1.0) (default: %(default)s)")
+        parser.add_argument("--lr-decay", choices=["constant", "cosine"], default="constant",
+                            help="cosine: decay the learning rate to 0 over --epochs (default: %(default)s, as Kim)")
         parser.add_argument("--dropout", type=float, default=0.5, help="before the softmax (default: %(default)s)")
         parser.add_argument("--word-dropout", type=float, default=0.0,
                             help="training: drop whole words' embeddings with this probability (default: off)")
@@ -97,8 +99,12 @@ def register(subparsers):
 
 
 # ------------------------------------------------------------------ training
-def _optimizer(name, learning_rate):
+def _optimizer(name, learning_rate, decay_steps=None):
+    """Adam (default), Kim's Adadelta or Kalchbrenner's Adagrad; with `decay_steps`, the
+    learning rate follows a cosine from `learning_rate` to 0 over that many steps."""
     import keras
+    if decay_steps:
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
     if name == "adadelta":  # Kim 2014: Adadelta, rho 0.95
         return keras.optimizers.Adadelta(learning_rate, rho=0.95, epsilon=1e-6)
     if name == "adagrad":  # Kalchbrenner et al. 2014
@@ -172,7 +178,9 @@ def train_once(args, task, train, dev, out_dir, verbose="auto"):
     model = build(args, len(vocab), len(classes), matrix)
     if getattr(args, "init_model", None):
         init_weights(model, args.init_model, task, vocab)
-    model.compile(optimizer=_optimizer(args.optimizer, args.learning_rate),
+    cosine = getattr(args, "lr_decay", "constant") == "cosine"
+    decay_steps = args.epochs * -(-len(texts) // args.batch_size) if cosine else None
+    model.compile(optimizer=_optimizer(args.optimizer, args.learning_rate, decay_steps),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train_ids = [vocab.encode(t) for t in tokenize_all(texts, rule)]
     dev_ids = [vocab.encode(t) for t in tokenize_all(dev[0], rule)]
