@@ -4,7 +4,7 @@
     python run.py text evaluate --model models/text_sst2.keras --data stsa.binary.dev --json
     python run.py text predict --model models/text_sst2.keras "a gorgeous , witty film"
     python run.py text crossval --task mr --arch kim --json
-    python run.py text ensemble runs/sst5_kim/model.keras runs/sst5_dcnn/model.keras --out models/text_sst5.keras
+    python run.py text ensemble runs/sst5_kim/model.keras runs/sst5_dcnn/model.keras --out runs/sst5_ensemble.keras
     python run.py text visualize --model models/text_sst2.keras --out viz/ --text "a gorgeous , witty film"
 """
 import argparse
