@@ -1,9 +1,10 @@
 """Ensembles: one Keras model that averages the class probabilities of trained models.
 
 Averaging the predictions of networks trained with different seeds or
-architectures on the same inputs is the most dependable way to gain a point
-or two of accuracy once a single model has stopped improving (their errors
-are partly independent). The members stay whole inside the ensemble (nested
+architectures on the same inputs often gains a point or two once a single
+model has stopped improving, as far as their errors are independent (where
+the errors are systematic it gains nothing: measure it on validation data;
+the cards record both cases). The members stay whole inside the ensemble (nested
 Keras models), so they can still be inspected one by one (`members`), and the
 file loads, evaluates and predicts like any single model.
 """
