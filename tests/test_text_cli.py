@@ -185,6 +185,9 @@ def test_ensemble_averages_members_and_explains(tmp_path, capsys):
         model, meta = load_model(path, app="text")
         probabilities.append(cli.predict_probabilities(model, cli.encode_texts(texts, meta)[1]))
     np.testing.assert_allclose(probabilities[2], (probabilities[0] + probabilities[1]) / 2, atol=1e-5)
+    (tokens,), (ids,) = cli.encode_texts(["the plot is awful"], meta)  # meta: the ensemble's
+    explained, _, _ = cli.kmax_explainer(model, meta["preprocessing"])(tokens, ids)
+    np.testing.assert_allclose(explained, np.asarray(model(np.array([ids], np.int32)))[0], atol=1e-6)
     capsys.readouterr()
     assert run.main(["text", "evaluate", "--model", out, "--data", str(data), "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -315,14 +315,15 @@ def kmax_explainer(model, preprocessing):
     parts = [_member_explainer(m, arch) for m, arch in zip(members(model), preprocessing["member_archs"])]
 
     def run(tokens, ids):
-        scores, ngrams = np.zeros(len(tokens)), {}
+        # the ensemble's output is the members' mean, so their probabilities give it without another pass
+        probabilities, scores, ngrams = 0.0, np.zeros(len(tokens)), {}
         for part in parts:
-            _, part_scores, part_ngrams = part(tokens, ids)
+            part_probabilities, part_scores, part_ngrams = part(tokens, ids)
+            probabilities = probabilities + part_probabilities / len(parts)
             if part_scores.max() > 0:
                 scores += part_scores / part_scores.max() / len(parts)
             for gram, weight in part_ngrams:
                 ngrams[gram] = ngrams.get(gram, 0.0) + weight / part_ngrams[0][1] / len(parts)
-        probabilities = np.asarray(model(np.array([ids], dtype=np.int32), training=False))[0]
         top = sorted(ngrams.items(), key=lambda kv: -kv[1])[:3]
         return probabilities, scores, [(gram, round(weight, 2)) for gram, weight in top]
     return run
