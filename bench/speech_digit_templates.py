@@ -34,16 +34,19 @@ def main():
 
     import librosa
 
-    from apps.speech import audio, data, examples, features
+    from apps.speech import data, examples, features
     config = dataclasses.replace(examples.DEFAULT_FEATURES["fsdd"], deltas=0, placement="fit")
     items = examples.items("fsdd", data.default_root("fsdd", args.data_dir))
     speakers = sorted({item[-1] for item in items})
-    templates = {}
-    for speaker in speakers:
-        for digit in range(10):
-            paths = [item[0] for item in items if item[-1] == speaker and item[1] == digit][:args.clips]
-            templates[speaker, digit] = np.mean([features.clip_features(audio.load_audio(p, config.sample_rate), config)[..., 0]
-                                                 for p in paths], axis=0)
+    groups = {(speaker, digit): [item[0] for item in items if item[-1] == speaker and item[1] == digit][:args.clips]
+              for speaker in speakers for digit in range(10)}
+    x, _, errors = features.batch_features(sum(groups.values(), []), config)  # cached like training's
+    if errors:
+        raise SystemExit(f"unreadable clips: {errors[:3]}")
+    x, start, templates = x[..., 0], 0, {}
+    for key, paths in groups.items():
+        templates[key] = x[start:start + len(paths)].mean(axis=0)
+        start += len(paths)
 
     def standardised(x):
         return (x - x.mean()) / x.std()
