@@ -3,6 +3,7 @@ count, serialization, symmetry ensemble, move choice (never fills own eye, passe
 when nothing sensible), and a small net that must learn."""
 import keras
 import numpy as np
+import pytest
 
 from conftest_go import random_game
 from apps.go.features import features, symmetries
@@ -10,6 +11,7 @@ from apps.go.go import BLACK, WHITE, from_ascii
 from apps.go.gtp_engine import GtpEngine
 from apps.go.models import PRESETS, PointBias, build_policy
 from apps.go.policy import PolicyPlayer, _inverse_symmetries, _on_batch, move_probabilities
+from shared.errors import UserError
 from shared.modelio import load_model, save_model
 
 
@@ -138,6 +140,18 @@ def test_after_the_opponent_passes_only_open_points_are_played_then_pass():
     filled = from_ascii(WALLS.replace("X . O", "X X O"), to_play=WHITE)
     filled.play(None, WHITE)
     assert PolicyPlayer(_bias_only_model(9, (4, 1)))(filled, BLACK) is None  # nothing open is left
+
+
+def test_under_japanese_rules_the_player_answers_a_pass_with_a_pass():
+    # Territory scoring: dame are worth nothing and a stone in anyone's territory costs a point.
+    player = PolicyPlayer(_bias_only_model(9, (4, 4)), rules="japanese")  # prefers the dame point E5
+    position = from_ascii(WALLS, to_play=BLACK)
+    assert player(position, BLACK) == (4, 4)  # mid-game: the net's choice stands
+    position.play(None, WHITE)
+    assert player(position, BLACK) is None
+    assert PolicyPlayer(_bias_only_model(9, (4, 4)))(position, BLACK) == (4, 4)  # chinese: fills the dame
+    with pytest.raises(UserError, match="--rules must be one of chinese, japanese"):
+        PolicyPlayer(_bias_only_model(9, (4, 4)), rules="aga")
 
 
 def test_a_small_net_learns_to_predict_moves():

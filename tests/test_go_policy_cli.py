@@ -140,7 +140,12 @@ def test_bad_inputs_give_clear_errors(trained, games, tmp_path, capsys):
     code, _, err = _run(["go", "train", "--data", str(tmp_path), "--out", str(tmp_path / "r")], capsys)
     assert code == 2 and "index.npz" in err
     code, _, err = _run(["go", "match", "--model", model, "--opponent", "/nonexistent/engine --gtp"], capsys)
-    assert code == 2 and "cannot start" in err
+    assert code == 2 and "cannot start" in err and "warning" not in err
+    code, _, err = _run(["go", "match", "--model", model, "--opponent", "/nonexistent/gnugo --mode gtp"], capsys)
+    assert code == 2 and "policy plays for chinese rules but GNU Go scores by japanese" in err
+    code, _, err = _run(["go", "match", "--model", model, "--rules", "japanese",
+                         "--opponent", "/nonexistent/gnugo --mode gtp"], capsys)
+    assert code == 2 and "warning" not in err
 
 
 def test_scoring_helpers():

@@ -145,13 +145,19 @@ def _add_player_args(parser, required):
     parser.add_argument("--seed", type=int, default=None, help="random seed for --temperature sampling")
     parser.add_argument("--ensemble", action="store_true",
                         help="choose from the mean policy of the 8 board symmetries (8 network runs a move)")
+    parser.add_argument("--rules", choices=["chinese", "japanese"], default="chinese",
+                        help="the scoring the player plays for: chinese (area, default) or japanese (territory: "
+                             "it passes as soon as the opponent passes, as a stone in settled territory costs a "
+                             "point). Give the opponent the same rules: GNU Go scores by japanese rules unless "
+                             "started with --chinese-rules")
 
 
 def _player(args):
     from apps.go.policy import PolicyPlayer
     from shared.modelio import load_model
     model, _ = load_model(args.model, app=APP)
-    return PolicyPlayer(model, temperature=args.temperature, ensemble=args.ensemble, seed=args.seed)
+    return PolicyPlayer(model, temperature=args.temperature, ensemble=args.ensemble, seed=args.seed,
+                        rules=args.rules)
 
 
 def _train(args):
@@ -211,11 +217,16 @@ def _match(args):
     from apps.go.match import match
     from shared.evaluation import print_json_line
     player = _player(args)
+    if "gnugo" in args.opponent.lower() and ("--chinese-rules" in args.opponent) != (args.rules == "chinese"):
+        print(f"warning: the policy plays for {args.rules} rules but GNU Go scores by "
+              f"{'chinese' if '--chinese-rules' in args.opponent else 'japanese'} rules "
+              f"(it uses japanese unless started with --chinese-rules): match --rules to the opponent",
+              file=sys.stderr)
     summary = match(player, args.opponent, args.games, args.out, size=player.size, komi=args.komi,
                     max_moves=args.max_moves, our_name=Path(args.model).name,
                     log=lambda line: print(line, flush=True), resume=args.resume,
                     about={"model": str(args.model), "temperature": args.temperature,
-                           "ensemble": args.ensemble}, parallel=args.parallel)
+                           "ensemble": args.ensemble, "rules": args.rules}, parallel=args.parallel)
     low, high = summary["win_rate_95ci"]
     print(f"policy won {summary['wins']} of {summary['games']} against {summary['opponent_name']} "
           f"({100 * summary['win_rate']:.1f}%, 95% interval {100 * low:.1f}-{100 * high:.1f}%); "

@@ -7,11 +7,20 @@ chooses moves for GTP `genmove`: the most probable *sensible* move (legal and
 not filling one of its own eyes: the sensibleness feature plane), or a sample
 at a temperature; it passes when no sensible move remains.
 
-Once the opponent has passed (it judges the game over), a move inside an empty
-region that one colour alone surrounds is not sensible either: filling its own
-territory or dropping stones into the opponent's is what a policy trained on
-games that ended by agreement does at that point, and it only prolongs the
-game. It still fills dame and plays where both colours meet, then passes.
+Once the opponent has passed (it judges the game over), what is sensible
+depends on the scoring rules the player is told:
+- `chinese` (area scoring, the default; komi 7.5 is area komi): a move inside
+  an empty region that one colour alone surrounds is not sensible: filling its
+  own territory or dropping stones into the opponent's is what a policy trained
+  on games that ended by agreement does at that point, and it only prolongs the
+  game. It still fills dame and plays where both colours meet (regions with
+  stones to capture too: Tromp-Taylor scoring counts every stone), then passes.
+- `japanese` (territory scoring, GNU Go's default): it passes at once. Under
+  territory scoring every stone put inside settled territory, its own or the
+  opponent's, costs a point, and dame are worth nothing; the policy cannot tell
+  settled territory from open ground, the opponent's pass says none is left.
+  (In 50 games against GNU Go, every move the policy made after GNU Go's first
+  pass lay in a territory by GNU Go's own judgement; models/go_policy.md.)
 """
 import numpy as np
 
@@ -62,13 +71,18 @@ def move_probabilities(model, planes, ensemble=False, batch_size=256):
     return (total / len(transforms)).astype(np.float32)
 
 
+RULES = ("chinese", "japanese")
+
+
 class PolicyPlayer:
     """A GTP move chooser backed by the policy network (no search)."""
 
-    def __init__(self, model, temperature=0.0, ensemble=False, seed=None):
+    def __init__(self, model, temperature=0.0, ensemble=False, seed=None, rules="chinese"):
         if temperature < 0:
             raise UserError(f"--temperature must be >= 0, not {temperature}")
-        self.model, self.temperature, self.ensemble = model, temperature, ensemble
+        if rules not in RULES:
+            raise UserError(f"--rules must be one of {', '.join(RULES)}, not {rules!r}")
+        self.model, self.temperature, self.ensemble, self.rules = model, temperature, ensemble, rules
         self.rng = np.random.default_rng(seed)
         self.size = model_board_size(model)
 
@@ -84,6 +98,8 @@ class PolicyPlayer:
         planes = features(position)
         sensible = planes[..., SENSIBLE].reshape(-1).astype(bool)
         if position.last_moves and position.last_moves[-1] == (opponent(colour), None):
+            if self.rules == "japanese":
+                return None
             sensible &= region_owners(position) == EMPTY
         if not sensible.any():
             return None
