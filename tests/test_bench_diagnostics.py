@@ -30,3 +30,33 @@ def test_go_match_captures_finds_the_first_large_capture(tmp_path, capsys, monke
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["losses"] == 1 and summary["losses_with_large_capture"] == 1  # won games are not read
     assert summary["first_capture_move"]["median"] == 10
+
+
+def test_go_match_rescore_separates_points_given_away_from_the_result(tmp_path, capsys, monkeypatch):
+    from conftest_go import GNUGO
+    if GNUGO is None:
+        import pytest
+        pytest.skip("GNU Go is not installed (apt-get install gnugo)")
+    # 9x9: black walls column D, white column E: 27 points of territory for black, 36 for white, no dame;
+    # a reverse komi of 7.5 leaves white 1.5 points ahead.
+    # Black (the opponent) passes at move 19; white (us) then plays three stones into its own territory.
+    walls = "".join(f";B[d{row}];W[e{row}]" for row in "abcdefghi")
+    after = ";B[];W[he];B[];W[ie];B[];W[ga];B[];W[]"
+    (tmp_path / "game001.sgf").write_text(f"(;GM[1]FF[4]SZ[9]KM[-7.5]{walls}{after})")
+    games = [{"game": 1, "ended": "two passes", "we_won": False, "our_colour": "white", "result": "B+1.5",
+              "sgf": str(tmp_path / "game001.sgf")},
+             {"game": 2, "ended": "resignation", "we_won": True, "our_colour": "black", "result": "B+R",
+              "sgf": str(tmp_path / "missing.sgf")}]
+    (tmp_path / "match.json").write_text(json.dumps({"results": games}))
+    script = _load("go_match_rescore")
+    assert script.first_opponent_pass(tmp_path / "game001.sgf", "white") == 19
+    assert script.first_opponent_pass(tmp_path / "game001.sgf", "black") == 26
+    monkeypatch.setattr("sys.argv", ["go_match_rescore", str(tmp_path / "match.json"), "--gnugo", GNUGO, "--json"])
+    script.main()
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    game = summary["per_game"][0]
+    assert game["japanese"] == [1.5, -1.5]  # three stones in our own territory cost three points: the game
+    assert game["chinese"] == [1.5, 1.5]  # and nothing under area scoring
+    assert summary["scored_wins"] == {"japanese_at_first_pass": 1, "japanese_at_end": 0,
+                                      "chinese_at_first_pass": 1, "chinese_at_end": 1}
+    assert summary["wins_not_by_two_passes"] == 1
