@@ -145,7 +145,7 @@ class Target:
 def parse_target(model, text):
     """`class:N` or `LAYER:UNIT` (a filter of a conv layer, a unit of a dense one)."""
     name, _, index = text.rpartition(":")
-    if not name or not index.lstrip("-").isdigit():
+    if not name or not (index.isascii() and index.lstrip("-").isdigit()):
         raise UserError(f"--maximize {text!r}: expected LAYER:UNIT or class:N")
     index = int(index)
     if name == "class":

@@ -51,6 +51,23 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         audio.load_audio(silent, 16000)
     with pytest.raises(UserError, match="not found"):
         audio.load_audio(tmp_path / "missing.wav", 16000)
+    with pytest.raises(UserError, match="is a folder"):
+        audio.load_audio(tmp_path, 16000)
+    short = tmp_path / "short.wav"
+    sf.write(short, _tone(0.001, 8000), 8000)  # 8 samples
+    with pytest.raises(UserError, match="short.wav: only 1 ms of audio; at least 50 ms"):
+        audio.load_audio(short, 8000)
+    broken = _tone(2.0, 8000)
+    broken[100] = np.nan
+    sf.write(tmp_path / "nan.wav", broken, 8000, subtype="FLOAT")
+    for rate in (8000, 16000):  # at its own rate and resampled (librosa refuses non-finite input)
+        with pytest.raises(UserError, match="nan.wav: the audio holds NaN"):
+            audio.load_audio(tmp_path / "nan.wav", rate)
+    with pytest.raises(UserError, match=r"NaN or infinite samples \(in the window at 0.0 s\)"):
+        list(audio.stream_windows(tmp_path / "nan.wav", 16000, window_s=1.0, hop_s=0.5))
+    for hop in (0, -0.5, 1.5):
+        with pytest.raises(UserError, match="--hop must be more than 0 and at most the 1 s window"):
+            list(audio.stream_windows(tmp_path / "nan.wav", 16000, window_s=1.0, hop_s=hop))
 
 
 def test_stream_windows_cover_a_long_file_with_bounded_windows(tmp_path):

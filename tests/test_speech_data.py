@@ -77,3 +77,15 @@ def test_timit_sample_has_140_aligned_utterances_of_14_speakers():
     assert len(utterances) == 140 and len({u[2] for u in utterances}) == 14
     segments = data.read_phn(utterances[0][1])
     assert segments[0][2] == "h#" and all(s < e for s, e, _ in segments)
+
+
+def test_files_a_layout_cannot_label_are_named_not_dropped_silently(tmp_path, capsys):
+    for name in ["3_bob_1.wav", "x_bob_1.wav", "10_bob_1.wav", "3-bob-1.wav"]:
+        (tmp_path / name).write_bytes(b"")
+    assert [i[1:] for i in data.fsdd_items(tmp_path)] == [(3, "bob")]
+    err = capsys.readouterr().err
+    assert "ignored 3 audio file(s) not named <digit>_<speaker>_<take>.wav" in err and "x_bob_1.wav" in err
+    (tmp_path / "yes").mkdir()
+    (tmp_path / "yes" / "0a1b2c3d_nohash_0.wav").write_bytes(b"")
+    assert len(data.commands_items(tmp_path)) == 1
+    assert "ignored 4 audio file(s) outside a class folder" in capsys.readouterr().err

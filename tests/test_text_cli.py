@@ -79,6 +79,9 @@ def test_bad_input(trained, capsys):
     model = _model(tmp_path)
     assert run.main(["text", "predict", "--model", model, ""]) == 1  # empty: reported, exit 1
     assert "empty text" in capsys.readouterr().err
+    assert run.main(["text", "predict", "--model", model, "--json", "", "the film was wonderful"]) == 1
+    lines = [json.loads(l) for l in capsys.readouterr().out.strip().splitlines()]  # one line per input, in order
+    assert "skipped" in lines[0] and lines[1]["label"] == "positive"
     weird = b"caf\xe9 \xff\xfe wonderful".decode("utf-8", "surrogateescape")  # non-UTF-8 argv bytes
     assert run.main(["text", "predict", "--model", model, "--json", weird]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["label"] == "positive"

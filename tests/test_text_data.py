@@ -31,6 +31,14 @@ def test_sst_labels():
     assert [data.sst_label(l, "sst2") for l in range(5)] == [0, 0, None, 1, 1]
 
 
+def test_a_tree_file_with_no_sentence_left_is_an_error(tmp_path):
+    path = tmp_path / "neutral.txt"
+    path.write_text("(2 (2 A) (2 film))\n")
+    assert data.read_trees(path, "sst5")[0] == ["A film"]
+    with pytest.raises(UserError, match="neutral.txt: no sentences left .SST-2 leaves out the neutral"):
+        data.read_trees(path, "sst2")
+
+
 def test_read_trees_phrases_and_sentences(tmp_path):
     path = tmp_path / "t.txt"
     path.write_text("(3 (2 (2 A) (2 film)) (4 good))\n(1 (2 (2 A) (2 film)) (0 bad))\n")
@@ -41,11 +49,14 @@ def test_read_trees_phrases_and_sentences(tmp_path):
     assert texts.count("A film") == 1 and "bad" in texts and len(texts) == 7 and len(set(texts)) == 7
 
 
-def test_labelled_lines_decode_latin1_and_skip_bad_labels(tmp_path):
+def test_labelled_lines_decode_latin1_and_skip_bad_labels(tmp_path, capsys):
     path = tmp_path / "x.all"
-    path.write_bytes(b"1 caf\xe9 is nice \x85 really\nX no label\n0 bad\n\n")
+    path.write_bytes(b"1 caf\xe9 is nice \x85 really\nX no label\n0 bad\n\n1\n1\tgreat fun\n\xb2 superscript\n"
+                     + "\u00b2 superscript in UTF-8\n".encode())
     texts, labels = data.read_labelled_lines(path, num_classes=2)
-    assert texts == ["caf\u00e9 is nice   really", "bad"] and list(labels) == [1, 0]
+    assert texts == ["caf\u00e9 is nice   really", "bad", "great fun"] and list(labels) == [1, 0, 1]
+    # every skipped line is named: a bad label, a label without text, a non-ASCII digit
+    assert "skipped 4 line(s) without a valid label and text: line(s) 2, 5, 7, 8" in capsys.readouterr().err
     empty = tmp_path / "empty.all"
     empty.write_bytes(b"")
     with pytest.raises(UserError):

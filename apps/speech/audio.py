@@ -16,10 +16,13 @@ from shared.errors import UserError
 # Containers libsndfile reads that we accept; `.wav` may hold NIST SPHERE (TIMIT).
 SUPPORTED_SUFFIXES = {".wav", ".wave", ".flac", ".ogg", ".oga", ".sph", ".nist"}
 SILENCE_PEAK = 1e-4  # below -80 dBFS peak a recording carries no usable signal
+MIN_SECONDS = 0.05  # shorter than any spoken word, and than two 25 ms analysis windows
 
 
 def _info(path):
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, not an audio file")
     if not path.is_file():
         raise UserError(f"{path}: audio file not found")
     suffix = "".join(s for s in path.suffixes[-1:]).lower()
@@ -43,12 +46,19 @@ def _resample(y, orig_sr, target_sr):
     return librosa.resample(y, orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq")
 
 
-def check_signal(y, path):
-    """UserError for empty or digitally silent audio (nothing to classify)."""
+def _check_finite(y, path, where=""):
+    if not np.isfinite(y).all():
+        raise UserError(f"{path}: the audio holds NaN or infinite samples{where}")
+
+
+def check_signal(y, path, sample_rate=None):
+    """UserError for empty, non-finite, too short or digitally silent audio (nothing to classify)."""
     if y.size == 0:
         raise UserError(f"{path}: the audio is empty (0 samples)")
-    if not np.isfinite(y).all():
-        raise UserError(f"{path}: the audio holds NaN or infinite samples")
+    _check_finite(y, path)
+    if sample_rate and y.size < MIN_SECONDS * sample_rate:
+        raise UserError(f"{path}: only {1000 * y.size / sample_rate:.0f} ms of audio; at least "
+                        f"{1000 * MIN_SECONDS:.0f} ms is needed")
     if float(np.abs(y).max()) < SILENCE_PEAK:
         raise UserError(f"{path}: the audio is silent (peak below -80 dBFS)")
 
@@ -67,8 +77,9 @@ def load_audio(path, sample_rate, max_seconds=600.0):
         data, rate = sf.read(str(path), dtype="float32", always_2d=False)
     except (RuntimeError, sf.LibsndfileError) as error:
         raise UserError(f"{path}: could not decode the audio ({error})") from None
+    _check_finite(data, path)  # before resampling, which refuses non-finite input
     y = _resample(_to_mono(data), rate, sample_rate).astype(np.float32)
-    check_signal(y, path)
+    check_signal(y, path, sample_rate)
     return y
 
 
@@ -96,14 +107,17 @@ def stream_windows(path, sample_rate, window_s, hop_s):
     of hours work. The last partial window is zero-padded. Silent windows are
     yielded too; the caller decides what to do with them.
     """
+    if not 0 < hop_s <= window_s:
+        raise UserError(f"--hop must be more than 0 and at most the {window_s:g} s window, not {hop_s:g}")
     info = _info(path)
     native_window = int(round(window_s * info.samplerate))
-    native_hop = int(round(hop_s * info.samplerate))
+    native_hop = max(1, int(round(hop_s * info.samplerate)))
     target = int(round(window_s * sample_rate))
     try:
         blocks = sf.blocks(str(path), blocksize=native_window, overlap=native_window - native_hop,
                            dtype="float32", always_2d=True, fill_value=0.0)
         for index, block in enumerate(blocks):
+            _check_finite(block, path, f" (in the window at {index * native_hop / info.samplerate:.1f} s)")
             y = _resample(_to_mono(block), info.samplerate, sample_rate)
             yield index * native_hop / info.samplerate, fix_length(y.astype(np.float32), target)
             if index * native_hop + native_window >= info.frames:

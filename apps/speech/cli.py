@@ -47,10 +47,13 @@ def register(subparsers):
     evaluate.set_defaults(func=evaluate_model)
 
     predict = subparsers.add_parser("predict", help="labels for audio files", description=predict_files.__doc__)
-    predict.add_argument("--model", required=True)
+    predict.add_argument("--model", required=True, help="a .keras model saved by `speech train` or `export`")
     predict.add_argument("files", nargs="+", help="WAV/FLAC/OGG files, any sample rate and channel count")
-    predict.add_argument("--top", type=int, default=3)
-    predict.add_argument("--hop", type=float, default=0.5, help="seconds between windows of long recordings")
+    predict.add_argument("--top", type=common.positive_int, default=3,
+                         help="labels shown per file (default: %(default)s; one per window of a long recording)")
+    predict.add_argument("--hop", type=float, default=0.5,
+                         help="a file longer than 1.5 clips is classified in clip-long windows, one every HOP "
+                              "seconds (default: %(default)s; at most the clip length)")
     predict.add_argument("--json", action="store_true", help="one JSON object per file")
     predict.set_defaults(func=predict_files)
 

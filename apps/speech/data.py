@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -96,13 +97,23 @@ def _audio_files(root):
 _FSDD_NAME = re.compile(r"^(\d)_([A-Za-z0-9]+)_(\d+)\.(wav|flac|ogg)$", re.IGNORECASE)
 
 
+def _report_ignored(paths, why):
+    """Audio files a dataset layout has no label for: named on stderr, not silently dropped."""
+    if paths:
+        names = ", ".join(p.name for p in paths[:5]) + (", ..." if len(paths) > 5 else "")
+        print(f"ignored {len(paths)} audio file(s) {why}: {names}", file=sys.stderr)
+
+
 def fsdd_items(root):
     """[(path, class index, speaker)] of every FSDD-named file under `root`."""
-    items = []
+    items, ignored = [], []
     for path in _audio_files(resolve(root)):
         match = _FSDD_NAME.match(path.name)
         if match:
             items.append((path, int(match.group(1)), match.group(2)))
+        else:
+            ignored.append(path)
+    _report_ignored(ignored, "not named <digit>_<speaker>_<take>.wav")
     if not items:
         raise UserError(f"{root}: no FSDD recordings (<digit>_<speaker>_<take>.wav) found")
     return items
@@ -121,15 +132,19 @@ def commands_label(folder):
 
 def commands_items(root):
     """[(path, class index, speaker)] of a Speech Commands folder (class folders)."""
-    items = []
+    items, ignored = [], []
     root = resolve(root)
     for path in _audio_files(root):
         folder = path.parent.name
-        if folder == "_background_noise_" or path.parent == root:
+        if folder == "_background_noise_":
+            continue
+        if path.parent == root:
+            ignored.append(path)
             continue
         match = _SPEAKER.search(path.name)
         speaker = match.group(1).lower() if match else path.name
         items.append((path, commands_label(folder), speaker))
+    _report_ignored(ignored, "outside a class folder")
     if not items:
         raise UserError(f"{root}: no Speech Commands clips (<class>/<file>.wav) found")
     return items

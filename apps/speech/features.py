@@ -167,7 +167,8 @@ def _features_or_error(args):
     try:
         return file_features(path, config), None
     except Exception as error:  # UserError and decoder errors: reported, not fatal
-        return None, f"{error}"
+        message = str(error)
+        return None, message if str(path) in message else f"{path}: {message}"
 
 
 def batch_features(paths, config: FeatureConfig, workers=1, cache=True, progress=False):

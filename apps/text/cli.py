@@ -375,7 +375,7 @@ def predict_texts(args):
     texts = []
     for text in args.texts:
         if text == "-":
-            texts += [decode(line) for line in sys.stdin.buffer.read().splitlines()]
+            texts += [decode(line) for line in sys.stdin.buffer.read().splitlines() if line.strip()]
         else:
             texts.append(_argv_text(text))
     explain = kmax_explainer(model, pre)
@@ -385,6 +385,8 @@ def predict_texts(args):
         tokens, (ids,) = encode_texts([text], meta)
         if not tokens[0]:
             print(f"skipped: empty text (no words after cleaning): {text[:60]!r}", file=sys.stderr)
+            if args.json:  # one JSON line per input text, so results stay in step with the inputs
+                print(json.dumps({"text": text[:1000], "skipped": "empty text (no words after cleaning)"}))
             failures += 1
             continue
         words = len(text.split())

@@ -146,6 +146,9 @@ def read_trees(path, task, phrases=False):
             seen.add(text)
             texts.append(text)
             labels.append(mapped)
+    if not texts:
+        raise UserError(f"{path}: no sentences left" + (" (SST-2 leaves out the neutral ones, label 2)"
+                                                          if task == "sst2" else ""))
     return texts, np.array(labels, dtype=np.int32)
 
 
@@ -159,14 +162,16 @@ def read_labelled_lines(path, num_classes=None):
         line = decode(raw).strip()
         if not line:
             continue
-        head, _, text = line.partition(" ")
-        if not head.isdigit() or (num_classes and int(head) >= num_classes):
+        head, text = (line.split(None, 1) + [""])[:2]
+        if not (head.isascii() and head.isdigit()) or (num_classes and int(head) >= num_classes) or not text:
             bad.append(number)
             continue
         texts.append(text)
         labels.append(int(head))
     if bad:
-        print(f"{path}: skipped {len(bad)} line(s) without a valid label (first: line {bad[0]})", file=sys.stderr)
+        listed = ", ".join(map(str, bad[:10])) + (", ..." if len(bad) > 10 else "")
+        print(f"{path}: skipped {len(bad)} line(s) without a valid label and text: line(s) {listed}",
+              file=sys.stderr)
     if not texts:
         raise UserError(f"{path}: no labelled lines (expected `LABEL text` lines or PTB trees)")
     return texts, np.array(labels, dtype=np.int32)
