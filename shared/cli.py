@@ -13,7 +13,7 @@ def add_training_args(parser, *, epochs, batch_size, learning_rate, out):
     group.add_argument("--out", default=out, help="run folder: model.keras, config.json, metrics.json, "
                        "log.csv, tensorboard/, backup/ (default: %(default)s)")
     group.add_argument("--epochs", type=int, default=epochs, help="default: %(default)s")
-    group.add_argument("--batch-size", type=int, default=batch_size, help="default: %(default)s")
+    group.add_argument("--batch-size", type=positive_int, default=batch_size, help="default: %(default)s")
     group.add_argument("--learning-rate", type=float, default=learning_rate, help="default: %(default)s")
     group.add_argument("--seed", type=int, default=1234, help="random seed (default: %(default)s)")
     group.add_argument("--patience", type=int, default=None,
@@ -34,7 +34,7 @@ def add_evaluate_args(parser, data_help):
     parser.add_argument("--data", required=True, help=data_help)
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON line, last on stdout")
     parser.add_argument("--confusion", metavar="PNG", help="also write a confusion-matrix PNG here")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=positive_int, default=256)
 
 
 def training_config(args, **extra):

@@ -221,3 +221,11 @@ def test_parallel_match_keeps_game_order_and_resumes_a_gap(tmp_path):
     resumed = match(player, opponent, 4, tmp_path, parallel=2, resume=True, **options)
     assert [r["game"] for r in resumed["results"]] == [1, 2, 3, 4] and (tmp_path / "game002.sgf").exists()
     assert [r for r in resumed["results"] if r["game"] != 2] == [r for r in summary["results"] if r["game"] != 2]
+
+
+def test_gtp_answers_bytes_that_are_not_utf8_with_an_error_and_goes_on(capsys, monkeypatch):
+    import io
+    stdin = io.TextIOWrapper(io.BytesIO(b"play b \xff\xfe\n1 play b D4\n2 list_stones black\nquit\n"), "utf-8")
+    monkeypatch.setattr("sys.stdin", stdin)
+    code, out, _ = _run(["go", "gtp"], capsys)
+    assert code in (0, None) and out.split("\n\n")[:3] == ["? invalid coordinate", "=1", "=2 D4"]

@@ -41,6 +41,7 @@ def test_the_same_colour_moving_twice_becomes_the_player_to_move():
     (b"not an sgf at all", "unparseable"),
     (b"(;SZ[19]KM[abc];B[dd])", "unparseable"),
     (b"(;SZ[9];B[ee];AB[cc];W[dd])", "setup stones in node 2"),
+    (b"(;SZ[19];B[dd];W[zz])", "move 2: bad point 'zz' for a 19x19 board"),
 ])
 def test_bad_games_raise_badgame_with_a_reason(data, reason):
     with pytest.raises(BadGame, match=reason):
@@ -48,7 +49,7 @@ def test_bad_games_raise_badgame_with_a_reason(data, reason):
 
 
 def test_illegal_moves_and_broken_setup_are_found_by_replay():
-    with pytest.raises(BadGame, match="illegal move 2"):
+    with pytest.raises(BadGame, match="illegal move 2: white E5: point is occupied"):  # board names
         list(replay(parse_sgf(b"(;SZ[9];B[ee];W[ee])")))
     with pytest.raises(BadGame, match="broken setup"):
         list(replay(parse_sgf(b"(;SZ[9]AB[aa]AW[ab][ba];B[ee])")))

@@ -8,6 +8,7 @@
 * `prepare`: SGF archives -> compact, validated game records for training.
 * `visualize`: what the policy looks at (heat map, plane saliency, Grad-CAM, maximizing boards).
 """
+import io
 import json
 import sys
 import time
@@ -210,7 +211,9 @@ def _predict(args):
 def _gtp(args):
     from apps.go.gtp_engine import GtpEngine
     chooser = _player(args) if args.model else None
-    GtpEngine(move_chooser=chooser, superko=args.superko).run(sys.stdin, sys.stdout)
+    # Bytes that are not UTF-8 become a bad command, answered with `?`, not a crash of the engine.
+    commands = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+    GtpEngine(move_chooser=chooser, superko=args.superko).run(commands, sys.stdout)
 
 
 def _match(args):

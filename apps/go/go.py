@@ -344,7 +344,7 @@ class Position:
         color = self.to_play if color is None else color
         reason = self.why_illegal(move, color)
         if reason is not None:
-            raise IllegalMove(f"{COLOR_NAMES[color]} {move}: {reason}")
+            raise IllegalMove(f"{COLOR_NAMES[color]} {format_vertex(move)}: {reason}")
         self.move_number += 1
         self.last_moves.append((color, move))
         self.to_play = opponent(color)
@@ -404,13 +404,21 @@ def region_owners(position):
 
 # ----- ASCII boards (tests, showboard) -----------------------------------------------
 
-_GTP_COLUMNS = "ABCDEFGHJKLMNOPQRSTUVWXYZ"  # GTP skips I
+GTP_COLUMNS = "ABCDEFGHJKLMNOPQRSTUVWXYZ"  # GTP skips I
+
+
+def format_vertex(point):
+    """(row, col) -> GTP/board name such as "Q16" (row 0 is the bottom line); None -> "pass"."""
+    if point is None:
+        return "pass"
+    row, col = point
+    return f"{GTP_COLUMNS[col]}{row + 1}"
 
 
 def to_ascii(position):
     """Rows top (highest) first, with GTP coordinates; X = black, O = white."""
     size = position.size
-    header = "   " + " ".join(_GTP_COLUMNS[:size])
+    header = "   " + " ".join(GTP_COLUMNS[:size])
     lines = [header]
     for row in range(size - 1, -1, -1):
         cells = " ".join(".XO"[position.board[row * size + col]] for col in range(size))

@@ -18,22 +18,16 @@ choose moves.
 import sys
 from pathlib import Path
 
-from apps.go.go import BLACK, WHITE, IllegalMove, Position, to_ascii
+from apps.go.go import BLACK, GTP_COLUMNS, WHITE, IllegalMove, Position, format_vertex, to_ascii
 from apps.go.sgf_wrapper import BadGame, parse_sgf, start_position
+from shared.errors import UserError
 
-COLUMNS = "ABCDEFGHJKLMNOPQRSTUVWXYZ"
+COLUMNS = GTP_COLUMNS
 _COLOUR_WORDS = {"b": BLACK, "black": BLACK, "w": WHITE, "white": WHITE}
 
 
 class GtpError(Exception):
     """A command that fails; the message becomes the `?` reply."""
-
-
-def format_vertex(point):
-    if point is None:
-        return "pass"
-    row, col = point
-    return f"{COLUMNS[col]}{row + 1}"
 
 
 def parse_vertex(text, size):
@@ -136,7 +130,7 @@ class GtpEngine:
             return f"?{command_id} unknown command\n\n"
         try:
             result = handler(args)
-        except GtpError as error:
+        except (GtpError, UserError) as error:  # UserError: e.g. a 19x19 network asked to play 9x9
             return f"?{command_id} {error}\n\n"
         result = "" if result is None else str(result)
         return f"={command_id} {result}".rstrip(" ") + "\n\n"

@@ -53,7 +53,12 @@ def parse_sgf(data):
         for number, node in enumerate(nodes[1:], start=1):
             if node.has_setup_stones():
                 raise BadGame(f"setup stones in node {number}")
-            colour, point = node.get_move()
+            try:
+                colour, point = node.get_move()
+            except ValueError as error:  # sgfmill's message may be empty (e.g. a point off the board)
+                raw = node.get_raw("B") if node.has_property("B") else node.get_raw("W")
+                raise BadGame(f"move {number}: bad point {raw.decode('latin-1')!r} for a {size}x{size} "
+                              f"board{f' ({error})' if str(error) else ''}") from None
             if colour is None:
                 continue
             moves.append((_COLOURS[colour], point))
