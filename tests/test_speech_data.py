@@ -49,6 +49,11 @@ def test_speaker_split_never_mixes_speakers():
     assert {i[-1] for i in val} == {"spk3"} and len(val) == 20
     with pytest.raises(UserError, match="not in the data"):
         data.split_by_speaker(items, ["nobody"])
+    for fraction in (0, 5):
+        with pytest.raises(UserError, match=f"--val-fraction must be between 0 and 1, not {fraction}"):
+            data.split_by_speaker(items, val_fraction=fraction)
+    with pytest.raises(UserError, match="17 speaker.s. left no speaker outside the validation set .--val-speakers"):
+        data.split_by_speaker(items, [f"spk{i}" for i in range(17)])
 
 
 @needs_data("speech", "fsdd_5speakers.tar.gz")

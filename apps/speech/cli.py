@@ -383,8 +383,9 @@ def evaluate_model(args):
     model, pre, config = _load(args.model)
     dataset, names = pre["dataset"], pre["class_names"]
     items = examples.items(dataset, data.resolve(args.data))
-    if args.val_speakers or args.val_fraction:
-        _, items = data.split_by_speaker(items, args.val_speakers, args.val_fraction or 0.2)
+    if args.val_speakers or args.val_fraction is not None:
+        _, items = data.split_by_speaker(items, args.val_speakers,
+                                         0.2 if args.val_fraction is None else args.val_fraction)
     if pre["task"] == "frames":
         x, y, errors = examples.frame_arrays(items, config, pre["context"])
     else:

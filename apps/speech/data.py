@@ -236,9 +236,13 @@ def split_by_speaker(items, val_speakers=None, val_fraction=0.2):
                             f"speakers: {', '.join(sorted(speakers)[:20])}")
         held = set(val_speakers)
     else:
+        if not 0 < val_fraction < 1:
+            raise UserError(f"--val-fraction must be between 0 and 1, not {val_fraction:g}")
         held = {s for s in speakers if speaker_fraction(s) < val_fraction}
     train = [item for item in items if item[-1] not in held]
     val = [item for item in items if item[-1] in held]
     if not train or not val:
-        raise UserError("the speaker split left no training or no validation data")
+        raise UserError(f"the speaker split of {len(speakers)} speaker(s) left "
+                        f"{'no speaker outside' if not train else 'none in'} the validation set "
+                        f"({'--val-speakers' if val_speakers else f'--val-fraction {val_fraction:g}'})")
     return train, val
