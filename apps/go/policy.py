@@ -19,8 +19,8 @@ depends on the scoring rules the player is told:
   territory scoring every stone put inside settled territory, its own or the
   opponent's, costs a point, and dame are worth nothing; the policy cannot tell
   settled territory from open ground, the opponent's pass says none is left.
-  (Played on after GNU Go's first pass, the policy turned 5 of 50 won games
-  into losses by GNU Go's japanese count; bench/go_match_rescore.py.)
+  (Playing on after GNU Go's first pass, the policy lost 5 of the 11 games it
+  led at that pass, by GNU Go's japanese count; bench/go_match_rescore.py.)
 """
 import numpy as np
 
