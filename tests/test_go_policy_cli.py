@@ -118,6 +118,13 @@ def test_predict_prints_top_moves_board_and_heatmap(trained, games, tmp_path, ca
     assert probabilities == sorted(probabilities, reverse=True)
     assert "A B C D E F G H J K L M N O P Q R S T" in out and " 1 " in out
     assert heatmap.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert result["played_illegal"] is None
+    # The position before an illegal move of the record: predicted, and the record's move flagged.
+    (tmp_path / "bad.sgf").write_text("(;GM[1]SZ[19];B[dd];W[pp];B[pp])")
+    code, out, _ = _run(["go", "predict", "--model", str(trained / "model.keras"), "--sgf", str(tmp_path / "bad.sgf"),
+                         "--move", "3", "--heatmap", str(heatmap), "--json"], capsys)
+    assert code == 0 and "the game's move is illegal here: point is occupied" in out
+    assert json.loads(out.strip().splitlines()[-1])["played_illegal"] == "point is occupied"
 
 
 def test_bad_inputs_give_clear_errors(trained, games, tmp_path, capsys):

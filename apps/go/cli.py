@@ -201,7 +201,8 @@ def _predict(args):
         print(f"  {rank}. {entry['move']:>4}  {entry['probability']:.4f}")
     if result["played"]:
         print(f"played: {result['played']} (probability {result['played_probability']:.4f}, "
-              f"rank {result['played_rank']})")
+              f"rank {result['played_rank']})"
+              + (f"; the game's move is illegal here: {result['played_illegal']}" if result["played_illegal"] else ""))
     print(f"heatmap: {result['heatmap']}")
     if args.json:
         print_json_line(result)

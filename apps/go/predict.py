@@ -80,6 +80,7 @@ def predict(model, sgf_path, move_number, k=5, heatmap=None, ensemble=False):
         "played_probability": float(probabilities[played[0] * 19 + played[1]]) if played else None,
         "played_rank": int((probabilities > probabilities[played[0] * 19 + played[1]]).sum()) + 1 if played else None,
         "sensible_moves": int(planes[..., SENSIBLE].sum()),
+        "played_illegal": position.why_illegal(played, position.to_play) if played else None,
     }
     if heatmap:
         from apps.go.visualize import board_figure
