@@ -158,6 +158,22 @@ def test_under_japanese_rules_the_player_answers_a_pass_with_a_pass():
         PolicyPlayer(_bias_only_model(9, (4, 4)), rules="aga")
 
 
+def test_kgs_rules_sets_the_players_scoring_over_gtp():
+    player = PolicyPlayer(_bias_only_model(9, (4, 4)))
+    engine = GtpEngine(move_chooser=player)
+    reply = lambda command: engine.handle(command).strip()
+    assert reply("boardsize 9") == "=" and reply("known_command kgs-rules") == "= true"
+    assert reply("kgs-rules japanese") == "=" and player.rules == "japanese"
+    for command in ["play b A1", "play w J9", "play b A2", "play w pass"]:
+        assert reply(command) == "="
+    assert reply("genmove b") == "= pass"  # territory scoring: answer the pass
+    assert reply("undo") == "=" and reply("kgs-rules new_zealand") == "=" and player.rules == "chinese"
+    assert reply("genmove b") == "= E5"  # area scoring: the open point both colours touch
+    assert reply("kgs-rules go_school").startswith("? unknown rules")
+    assert reply("known_command kgs-rules") == "= true"
+    assert GtpEngine().handle("known_command kgs-rules").strip() == "= false"  # no player, no rules to set
+
+
 def test_a_small_net_learns_to_predict_moves():
     keras.utils.set_random_seed(1)
     planes, moves = [], []

@@ -2,7 +2,8 @@
 
 Speaks the GTP 2 core commands (protocol_version, name, version,
 known_command, list_commands, quit, boardsize, clear_board, komi, play, undo,
-showboard), handicap setup (fixed_handicap, set_free_handicap), loadsgf, and
+showboard), handicap setup (fixed_handicap, set_free_handicap), loadsgf, KGS's
+kgs-rules (when the move chooser plays by rules), and
 GNU Go's analysis commands with GNU Go's reply formats (is_legal, countlib,
 findlib, list_stones, captures), so other tools and GNU Go itself can check it.
 
@@ -108,6 +109,8 @@ class GtpEngine:
         }
         if move_chooser is not None:
             self._commands["genmove"] = self._genmove
+        if hasattr(move_chooser, "rules"):  # KGS tells an engine the game's rules with this extension
+            self._commands["kgs-rules"] = self._kgs_rules
         self._new_game()
 
     # ----- protocol ---------------------------------------------------------------------
@@ -170,6 +173,14 @@ class GtpEngine:
 
     def _quit(self, args):
         self.stopped = True
+
+    def _kgs_rules(self, args):
+        """KGS's `kgs-rules japanese|chinese|aga|new_zealand`: territory scoring for japanese, area otherwise."""
+        self._require(args, 1, "kgs-rules <japanese|chinese|aga|new_zealand>")
+        rules = args[0].lower()
+        if rules not in ("japanese", "chinese", "aga", "new_zealand"):
+            raise GtpError(f"unknown rules {args[0]!r}")
+        self.move_chooser.rules = "japanese" if rules == "japanese" else "chinese"
 
     def _boardsize(self, args):
         self._require(args, 1, "boardsize <size>")
