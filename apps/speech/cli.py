@@ -59,15 +59,15 @@ def register(subparsers):
 
     export = subparsers.add_parser("export", help="copy a trained model without its optimizer state",
                                    description=export_model.__doc__)
-    export.add_argument("--model", required=True)
-    export.add_argument("--out", required=True)
+    export.add_argument("--model", required=True, help="a model saved by `speech train` (with optimizer state)")
+    export.add_argument("--out", required=True, help="the .keras file to write (weights and config only)")
     export.set_defaults(func=export_model)
 
     saliency = subparsers.add_parser("saliency", help="spectrogram PNG with the model's saliency",
                                      description=saliency_command.__doc__)
-    saliency.add_argument("--model", required=True)
-    saliency.add_argument("file")
-    saliency.add_argument("--out", default="saliency.png")
+    saliency.add_argument("--model", required=True, help="a .keras model saved by `speech train` or `export`")
+    saliency.add_argument("file", help="a WAV/FLAC/OGG clip, any sample rate and channel count")
+    saliency.add_argument("--out", default="saliency.png", help="PNG to write (default: %(default)s)")
     saliency.set_defaults(func=saliency_command)
 
     from apps.speech import visualize
