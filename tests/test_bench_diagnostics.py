@@ -3,6 +3,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+from conftest_go import GNUGO, needs_gnugo
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
@@ -32,11 +34,8 @@ def test_go_match_captures_finds_the_first_large_capture(tmp_path, capsys, monke
     assert summary["first_capture_move"]["median"] == 10
 
 
+@needs_gnugo
 def test_go_match_rescore_separates_points_given_away_from_the_result(tmp_path, capsys, monkeypatch):
-    from conftest_go import GNUGO
-    if GNUGO is None:
-        import pytest
-        pytest.skip("GNU Go is not installed (apt-get install gnugo)")
     # 9x9: black walls column D, white column E: 27 points of territory for black, 36 for white, no dame;
     # a reverse komi of 7.5 leaves white 1.5 points ahead.
     # Black (the opponent) passes at move 19; white (us) then plays three stones into its own territory.
@@ -55,8 +54,8 @@ def test_go_match_rescore_separates_points_given_away_from_the_result(tmp_path, 
     script.main()
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     game = summary["per_game"][0]
-    assert game["japanese"] == [1.5, -1.5]  # three stones in our own territory cost three points: the game
-    assert game["chinese"] == [1.5, 1.5]  # and nothing under area scoring
+    assert game["japanese"] == [1.5, -1.5]  # three stones in our own territory cost three points, and the game
+    assert game["chinese"] == [1.5, 1.5]  # but nothing under area scoring
     assert summary["scored_wins"] == {"japanese_at_first_pass": 1, "japanese_at_end": 0,
                                       "chinese_at_first_pass": 1, "chinese_at_end": 1}
     assert summary["wins_not_by_two_passes"] == 1
