@@ -81,7 +81,8 @@ def main():
     wins, n = summary["scored_wins"], summary["scored_by_two_passes"]
     print(f"of {n} games ended by two passes we win: japanese {wins['japanese_at_first_pass']} at the opponent's "
           f"first pass, {wins['japanese_at_end']} at the end; chinese {wins['chinese_at_first_pass']} -> "
-          f"{wins['chinese_at_end']}; plus {summary['wins_not_by_two_passes']} won otherwise (resignation)")
+          f"{wins['chinese_at_end']}; plus {summary['wins_not_by_two_passes']} won otherwise "
+          f"(resignation or the move cap)")
     if args.json:
         print(json.dumps(summary))
 
