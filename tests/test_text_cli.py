@@ -216,3 +216,12 @@ def test_cosine_learning_rate_decays_to_zero_over_the_run():
     optimizer.iterations.assign(100)
     assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-7)
     assert float(cli._optimizer("adam", 0.01).learning_rate) == pytest.approx(0.01)
+
+
+def test_a_binary_file_given_to_a_five_class_model_is_flagged(capsys):
+    pre = {"class_names": ["0", "1", "2", "3", "4"], "task": "sst5"}
+    cli._warn_if_only_binary_labels("stsa.binary.dev", np.array([0, 1] * 10), pre)
+    assert "every label in stsa.binary.dev is 0 or 1, but this model has 5 classes" in capsys.readouterr().err
+    cli._warn_if_only_binary_labels("fine.dev", np.array([0, 1, 4] * 10), pre)
+    cli._warn_if_only_binary_labels("binary.dev", np.array([0, 1] * 10), {"class_names": ["n", "p"], "task": "sst2"})
+    assert capsys.readouterr().err == ""

@@ -263,6 +263,14 @@ def predict_probabilities(model, id_lists, batch_size=256):
     return np.stack(outputs) if outputs else np.zeros((0, 0))
 
 
+def _warn_if_only_binary_labels(path, labels, pre):
+    """0/1 labels are valid for a 5-class model too, so a binary file would be scored without an error."""
+    classes = len(pre["class_names"])
+    if classes > 2 and len(labels) >= 20 and set(labels.tolist()) <= {0, 1}:
+        print(f"warning: every label in {path} is 0 or 1, but this model has {classes} classes: "
+              f"is it a binary file (e.g. stsa.binary.*) given to a {pre['task']} model?", file=sys.stderr)
+
+
 def evaluate_model(args):
     """Accuracy of a model on a file in its dataset's format: `LABEL text` lines
     (Kim's stsa.* / *.all) or SST PTB trees (sentence labels; SST-2 drops neutral)."""
@@ -273,6 +281,7 @@ def evaluate_model(args):
     model, meta = load_model(args.model, app=APP)
     pre = meta["preprocessing"]
     texts, labels = read_eval_file(args.data, pre["task"], len(pre["class_names"]))
+    _warn_if_only_binary_labels(args.data, labels, pre)
     _, ids = encode_texts(texts, meta)
     probs = predict_probabilities(model, ids, args.batch_size)
     metrics = classification_metrics(labels, probs, pre["class_names"])
