@@ -146,7 +146,8 @@ def _add_player_args(parser, required):
     parser.add_argument("--seed", type=int, default=None, help="random seed for --temperature sampling")
     parser.add_argument("--ensemble", action="store_true",
                         help="choose from the mean policy of the 8 board symmetries (8 network runs a move)")
-    parser.add_argument("--rules", choices=["chinese", "japanese"], default="chinese",
+    from apps.go.policy import RULES
+    parser.add_argument("--rules", choices=RULES, default="chinese",
                         help="the scoring the player plays for: chinese (area, default) or japanese (territory: "
                              "it passes as soon as the opponent passes, as a stone in settled territory costs a "
                              "point). Give the opponent the same rules: GNU Go scores by japanese rules unless "

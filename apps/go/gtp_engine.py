@@ -27,6 +27,11 @@ COLUMNS = GTP_COLUMNS
 _COLOUR_WORDS = {"b": BLACK, "black": BLACK, "w": WHITE, "white": WHITE}
 
 
+def _is_number(text):
+    """ASCII digits only: str.isdigit() also accepts '²', which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 class GtpError(Exception):
     """A command that fails; the message becomes the `?` reply."""
 
@@ -37,7 +42,7 @@ def parse_vertex(text, size):
     if word == "pass":
         return None
     letter, digits = word[:1].upper(), word[1:]
-    if not letter or letter not in COLUMNS or not (digits.isascii() and digits.isdigit()):
+    if not letter or letter not in COLUMNS or not _is_number(digits):
         raise GtpError("invalid coordinate")
     col, row = COLUMNS.index(letter), int(digits) - 1
     if not (0 <= col < size and 0 <= row < size):
@@ -123,7 +128,7 @@ class GtpEngine:
             return None
         words = line.split()
         command_id = ""
-        if words[0].isascii() and words[0].isdigit():
+        if _is_number(words[0]):
             command_id = words.pop(0)
         if not words:
             return f"?{command_id} syntax error\n\n"
@@ -184,7 +189,7 @@ class GtpEngine:
 
     def _boardsize(self, args):
         self._require(args, 1, "boardsize <size>")
-        if not (args[0].isascii() and args[0].isdigit()):
+        if not _is_number(args[0]):
             raise GtpError("syntax error (boardsize needs an integer)")
         size = int(args[0])
         if not 2 <= size <= 25:
@@ -236,7 +241,7 @@ class GtpEngine:
 
     def _fixed_handicap(self, args):
         self._require(args, 1, "fixed_handicap <number>")
-        if not (args[0].isascii() and args[0].isdigit()):
+        if not _is_number(args[0]):
             raise GtpError("invalid handicap")
         self._require_empty_board()
         points = fixed_handicap_points(self.size, int(args[0]))
@@ -255,7 +260,7 @@ class GtpEngine:
         self._require(args, 1, "loadsgf <file> [move_number]")
         limit = None
         if len(args) > 1:
-            if not (args[1].isascii() and args[1].isdigit()):
+            if not _is_number(args[1]):
                 raise GtpError("syntax error (move number must be an integer)")
             limit = max(int(args[1]) - 1, 0)  # play the moves before that move number
         try:

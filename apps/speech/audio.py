@@ -52,10 +52,10 @@ def _check_finite(y, path, where=""):
 
 
 def check_signal(y, path, sample_rate=None):
-    """UserError for empty, non-finite, too short or digitally silent audio (nothing to classify)."""
+    """UserError for empty, too short or digitally silent audio (nothing to classify); the samples
+    are already finite (`load_audio` checks them before resampling)."""
     if y.size == 0:
         raise UserError(f"{path}: the audio is empty (0 samples)")
-    _check_finite(y, path)
     if sample_rate and y.size < MIN_SECONDS * sample_rate:
         raise UserError(f"{path}: only {1000 * y.size / sample_rate:.0f} ms of audio; at least "
                         f"{1000 * MIN_SECONDS:.0f} ms is needed")
