@@ -99,6 +99,32 @@ def copy_weights(model, path, app, options_hint="the model options", check=None)
     model.set_weights(source.get_weights())
 
 
+def copy_matching_layers(model, path, app, check=None):
+    """Transfer: copy into `model` the weights of every layer of model file `path` (of
+    `app`) that has the same name and weight shapes; the rest (a classifier of another
+    class count, say) keep their fresh initialisation. Normalization layers are never
+    copied: they hold statistics of this run's data (adapted before). Returns (copied,
+    fresh) layer names; UserError when nothing matches, or from `check(metadata)`."""
+    source, meta = load_model(path, app=app)
+    if check:
+        check(meta)
+    source_layers = {layer.name: layer for layer in source.layers}
+    copied, fresh = [], []
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if not weights or isinstance(layer, keras.layers.Normalization):
+            continue
+        match = source_layers.get(layer.name)
+        if match is not None and [w.shape for w in match.get_weights()] == [w.shape for w in weights]:
+            layer.set_weights(match.get_weights())
+            copied.append(layer.name)
+        else:
+            fresh.append(layer.name)
+    if not copied:
+        raise UserError(f"{path}: no layer has the name and shape of one of this model's")
+    return copied, fresh
+
+
 def _register_custom_objects(app):
     """Importing an app's `models` module registers its custom layers with Keras."""
     import shared.layers  # noqa: F401  (the shared custom layers)

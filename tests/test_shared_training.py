@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 from shared import training
 from shared.builders import ConvSpec, build_classifier
 from shared.errors import UserError
-from shared.modelio import copy_weights, load_model, read_metadata, save_model
+from shared.modelio import copy_matching_layers, copy_weights, load_model, read_metadata, save_model
 
 
 def _digits():
@@ -137,6 +137,23 @@ def test_copy_weights_warm_starts_and_refuses_mismatches(tmp_path):
         raise UserError(f"scale {meta['preprocessing']['scale']} is not wanted")
     with pytest.raises(UserError, match="scale 16 is not wanted"):
         copy_weights(_model(), tmp_path / "m.keras", "test", check=refuse)
+
+
+def test_copy_matching_layers_transfers_the_shared_layers_only(tmp_path):
+    source = _model()
+    _save(source, tmp_path / "m.keras")
+    five_classes = build_classifier((8, 8, 1), [ConvSpec(8, 3, pool="max")], 5, hidden=(32,))
+    fresh_head = five_classes.layers[-1].get_weights()
+    copied, fresh = copy_matching_layers(five_classes, tmp_path / "m.keras", "test")
+    assert fresh == [five_classes.layers[-1].name] and len(copied) >= 2
+    for name in copied:
+        for mine, theirs in zip(five_classes.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(mine, theirs)
+    for mine, before in zip(five_classes.layers[-1].get_weights(), fresh_head):
+        np.testing.assert_array_equal(mine, before)
+    other = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(3, name="other")])
+    with pytest.raises(UserError, match="no layer has the name and shape"):
+        copy_matching_layers(other, tmp_path / "m.keras", "test")
 
 
 def test_a_bfloat16_trained_model_loads_in_the_session_precision(tmp_path):

@@ -143,3 +143,57 @@ def test_vtlp_and_masks_change_only_the_augmented_variants(small_fsdd, tmp_path)
     assert config["feature_augment"] == {"vtlp": [0.9, 1.1], "freq_masks": 1, "freq_mask_bands": 5,
                                          "time_masks": 1, "time_mask_frames": 10}
     assert config["train_examples"] == 80 and config["val_examples"] == 20
+
+
+def test_speaker_norm_train_evaluate_predict(small_fsdd, tmp_path, capsys):
+    out = tmp_path / "norm"
+    assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--val-speakers", "lucas",
+                     "--epochs", "1", "--filters", "4", "4", "--hidden", "8", "--augment-copies", "1",
+                     "--speaker-norm", "--out", str(out)]) == 0
+    from shared.modelio import read_metadata
+    pre = read_metadata(out / "model.keras")["preprocessing"]
+    assert pre["features"]["speaker_norm"] and len(pre["speaker_stats"]["mean"]) == 40
+    scores = []
+    for flags in ([], ["--lone-clips"]):
+        capsys.readouterr()
+        assert run.main(["speech", "evaluate", "--model", str(out / "model.keras"), "--data", str(small_fsdd),
+                         "--val-speakers", "lucas", "--json"] + flags) == 0
+        scores.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert scores[0]["n"] == scores[1]["n"] == 20
+    clips = [str(p) for p in sorted(small_fsdd.glob("*_lucas_*.wav"))]
+    outputs = []
+    for flags in ([], ["--same-speaker"]):
+        capsys.readouterr()
+        assert run.main(["speech", "predict", "--model", str(out / "model.keras"), "--json"] + flags + clips) == 0
+        outputs.append([json.loads(line)["top"][0]["probability"]
+                        for line in capsys.readouterr().out.strip().splitlines()])
+    assert len(outputs[0]) == len(outputs[1]) == 20 and outputs[0] != outputs[1]  # other statistics
+    assert run.main(["speech", "train", "--dataset", "timit", "--speaker-norm", "--epochs", "1",
+                     "--out", str(tmp_path / "t")]) == 2
+    assert "--speaker-norm: for clip datasets" in capsys.readouterr().err
+
+
+def test_init_model_copies_the_matching_layers_and_checks_the_features(trained, small_fsdd, tmp_path, capsys):
+    out = tmp_path / "warm"
+    capsys.readouterr()
+    assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--val-speakers", "lucas",
+                     "--epochs", "1", "--filters", "8", "8", "--hidden", "12", "--init-model",
+                     str(trained / "model.keras"), "--out", str(out)]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("init:"))
+    assert "conv1_conv" in line and "conv2_bn" in line and "fresh: head_dense1, head_softmax" in line
+    assert "band_norm" not in line  # adapted on this run's data, never copied
+    assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--val-speakers", "lucas",
+                     "--epochs", "1", "--filters", "8", "8", "--sample-rate", "16000", "--init-model",
+                     str(trained / "model.keras"), "--out", str(tmp_path / "bad")]) == 2
+    assert "its features differ: sample_rate 8000 (this run: 16000) (see --sample-rate)" in capsys.readouterr().err
+
+
+def test_sample_rate_sets_the_band_edge():
+    from apps.speech.cli import _feature_config
+    parse = run.build_parser().parse_args
+    config = _feature_config(parse(["speech", "train", "--dataset", "commands", "--sample-rate", "8000"]))
+    assert (config.sample_rate, config.fmax) == (8000, 4000.0)
+    assert _feature_config(parse(["speech", "train", "--dataset", "commands"])).sample_rate == 16000
+    from shared.errors import UserError
+    with pytest.raises(UserError, match="--sample-rate 500: too low"):
+        _feature_config(parse(["speech", "train", "--sample-rate", "500"]))

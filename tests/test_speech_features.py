@@ -134,3 +134,35 @@ def test_vad_threshold_decides_whether_a_quiet_fricative_is_kept():
     hiss_frames = int(0.2 * rate) // config.hop_length - 2  # wholly inside the hiss
     assert not features.voiced_frames(static, 40.0)[:hiss_frames].any()
     assert features.voiced_frames(static, 60.0)[:hiss_frames].all()
+
+
+def test_speaker_norm_removes_a_speakers_band_gain_and_offset():
+    """A second 'speaker' whose static log-mel is the first's scaled and shifted per band
+    (a voice or microphone colouring every clip alike) normalises to the same features."""
+    rng = np.random.default_rng(0)
+    static = rng.normal(size=(6, 20, 8)).astype(np.float32)
+    a_x = np.stack([static, rng.normal(size=static.shape)], axis=-1).astype(np.float32)  # static, delta
+    gain, offset = rng.uniform(0.5, 2.0, size=8), rng.normal(size=8) * 3
+    b_x = np.stack([static * gain + offset, a_x[..., 1] * gain], axis=-1).astype(np.float32)
+    out = features.normalise_by_speaker(np.concatenate([a_x, b_x]), ["a"] * 6 + ["b"] * 6)
+    np.testing.assert_allclose(out[:6], out[6:], atol=1e-4)
+    np.testing.assert_allclose(out[:6, ..., 0].mean(axis=(0, 1)), 0, atol=1e-5)
+    np.testing.assert_allclose(out[:6, ..., 0].std(axis=(0, 1)), 1, atol=1e-4)
+
+
+def test_speaker_statistics_stand_in_and_model_inputs():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(5, 4, 3, 1)).astype(np.float32)
+    x[:2] += 10  # speaker "a" (2 clips) sits 10 above speaker "b" (2 clips); "c" has one clip
+    x[4] -= 100
+    stats = features.average_speaker_statistics(x, ["a", "a", "b", "b", "c"])
+    mean_a, _ = features.speaker_statistics(x[:2])
+    mean_b, _ = features.speaker_statistics(x[2:4])
+    np.testing.assert_allclose(stats["mean"], (mean_a + mean_b) / 2, atol=1e-4)  # "c" alone: left out
+    plain = {"features": {"speaker_norm": False}}
+    assert features.normalise_for_model(x, plain) is x
+    normed = {"features": {"speaker_norm": True}, "speaker_stats": stats}
+    np.testing.assert_allclose(features.normalise_for_model(x, normed),
+                               features.apply_speaker_statistics(x, stats["mean"], stats["std"]))
+    np.testing.assert_allclose(features.normalise_for_model(x, normed, ["a", "a", "b", "b", "c"]),
+                               features.normalise_by_speaker(x, ["a", "a", "b", "b", "c"]))

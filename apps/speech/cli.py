@@ -44,6 +44,9 @@ def register(subparsers):
                           help="score only these speakers' files (e.g. the validation speaker)")
     evaluate.add_argument("--val-fraction", type=float, default=None,
                           help="score only the hash-split validation speakers (as in train)")
+    evaluate.add_argument("--lone-clips", action="store_true",
+                          help="speaker-norm models: score each clip as `predict` does a lone file, with the "
+                          "training speakers' average statistics instead of its own speaker's")
     evaluate.set_defaults(func=evaluate_model)
 
     predict = subparsers.add_parser("predict", help="labels for audio files", description=predict_files.__doc__)
@@ -55,6 +58,9 @@ def register(subparsers):
                          help="a file longer than 1.5 clips is classified in clip-long windows, one every HOP "
                               "seconds (default: %(default)s; at most the clip length)")
     predict.add_argument("--json", action="store_true", help="one JSON object per file")
+    predict.add_argument("--same-speaker", action="store_true",
+                         help="speaker-norm models: the clips given are one speaker's, so normalise them with "
+                         "their own statistics (better with more clips; default: the training speakers' average)")
     predict.set_defaults(func=predict_files)
 
     export = subparsers.add_parser("export", help="copy a trained model without its optimizer state",
@@ -117,6 +123,17 @@ def _add_train_args(train):
     train.add_argument("--n-mels", type=common.positive_int, default=40)
     train.add_argument("--cmvn", action="store_true",
                        help="per-utterance mean/variance normalisation of each mel band over the voiced frames")
+    train.add_argument("--speaker-norm", action="store_true",
+                       help="per-speaker mean/variance normalisation of each mel band, with statistics over all of "
+                       "the speaker's clips (evaluate uses each speaker's own; predict --same-speaker, or else the "
+                       "training speakers' average); clip datasets")
+    train.add_argument("--sample-rate", type=common.positive_int, default=None,
+                       help="resample clips to this rate, mel bands up to half of it (default: the dataset's, "
+                       "8000 for FSDD, 16000 for the others); e.g. 8000 to pretrain on Speech Commands for FSDD")
+    train.add_argument("--init-model", metavar="MODEL",
+                       help="warm start (transfer): copy the weights of every layer of MODEL (a speech model) whose "
+                       "name and shape match, e.g. the conv layers of a Speech Commands model into an FSDD one; "
+                       "a softmax with another class count starts fresh. Its features must be computed alike")
     train.add_argument("--floor-db", type=float, default=0.0,
                        help="clamp log-mel energies to this many dB below the clip's loudest (0: off)")
     train.add_argument("--placement", choices=("centre", "fit"), default="centre",
@@ -142,9 +159,18 @@ def _feature_config(args):
     import dataclasses
 
     from apps.speech.examples import DEFAULT_FEATURES
-    return dataclasses.replace(DEFAULT_FEATURES[args.dataset], deltas=args.deltas, n_mels=args.n_mels,
-                               cmvn=args.cmvn, floor_db=args.floor_db, vad_db=args.vad_db,
-                               placement=args.placement if args.dataset != "timit" else "centre")
+    if args.speaker_norm and args.dataset == "timit":
+        raise UserError("--speaker-norm: for clip datasets (fsdd, commands)")
+    config = dataclasses.replace(DEFAULT_FEATURES[args.dataset], deltas=args.deltas, n_mels=args.n_mels,
+                                 cmvn=args.cmvn, floor_db=args.floor_db, vad_db=args.vad_db,
+                                 speaker_norm=args.speaker_norm,
+                                 placement=args.placement if args.dataset != "timit" else "centre")
+    if args.sample_rate:
+        if args.sample_rate < 2 * config.fmin + 1000:
+            raise UserError(f"--sample-rate {args.sample_rate}: too low for mel bands from {config.fmin:g} Hz")
+        config = dataclasses.replace(config, sample_rate=args.sample_rate,
+                                     fmax=min(config.fmax or args.sample_rate / 2, args.sample_rate / 2))
+    return config
 
 
 def _augment_config(args):
@@ -208,6 +234,10 @@ def fold_arrays(args, config, root, items, train_items, val_items, log=print):
         def rows(subset):
             return np.array([row[str(i[0])] for i in subset if str(i[0]) in row], dtype=np.int64)
         train_rows, val_rows = rows(train_items), rows(val_items)
+        if config.speaker_norm:
+            speakers = np.array([pool[k][-1] for k in kept])
+            extra["speaker_stats"] = features.average_speaker_statistics(x_all[train_rows], speakers[train_rows])
+            x_all = features.normalise_by_speaker(x_all, speakers)
         x_train, y_train = x_all[train_rows], y_all[train_rows]
         x_val, y_val = x_all[val_rows], y_all[val_rows]
         if args.augment_copies:
@@ -220,6 +250,8 @@ def fold_arrays(args, config, root, items, train_items, val_items, log=print):
             x_aug, y_aug, owner = examples.augmented_clip_arrays(source, config, args.augment_copies, args.seed,
                                                                  noises, _augment_config(args))
             use = np.array([str(source[o][0]) in train_paths for o in owner], dtype=bool)
+            if config.speaker_norm:  # a speaker's variants together: one more "session" of that speaker
+                x_aug = features.normalise_by_speaker(x_aug, [source[o][-1] for o in owner])
             if spec.active:  # the same warps and masks for a clip's variants in every fold
                 x_aug = feature_augment.augment_features(x_aug, np.random.default_rng(args.seed), spec,
                                                          config.fmin, config.fmax or config.sample_rate / 2)
@@ -266,6 +298,7 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
 
     from apps.speech import examples, models
     from shared import training
+    from shared.modelio import copy_matching_layers
 
     training.set_seed(args.seed)
     training.set_precision(args.mixed_bfloat16)
@@ -281,11 +314,17 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
         0.0, decay_steps=max(1, steps - steps // 20), warmup_target=args.learning_rate, warmup_steps=steps // 20)
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    if getattr(args, "init_model", None):
+        copied, fresh = copy_matching_layers(model, args.init_model, APP, check=_same_features_as(config))
+        print(f"init: {len(copied)} layers from {args.init_model} ({', '.join(copied)}); fresh: "
+              f"{', '.join(fresh) or 'none'}", flush=True)
     run_config = common.training_config(args, **extra, context=context, parameters=model.count_params(),
                                         features=config.to_dict(), augment=dataclasses.asdict(_augment_config(args)))
     run_config["out"] = str(out)
     preprocessing = {"dataset": args.dataset, "task": "frames" if args.dataset == "timit" else "clips",
                      "class_names": names, "features": config.to_dict(), "context": context}
+    if "speaker_stats" in extra:
+        preprocessing["speaker_stats"] = extra["speaker_stats"]
     save = _save_fn(preprocessing)
     has_val = len(x_val) > 0
     metrics = training.fit(
@@ -299,6 +338,20 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
         metrics["saved_epoch"] = metrics["last_epoch"]
         training.write_json(Path(out) / "metrics.json", metrics)
     return metrics
+
+
+FEATURE_AXES = ("sample_rate", "n_mels", "fmin", "fmax", "win_ms", "hop_ms", "deltas")
+
+
+def _same_features_as(config):
+    """--init-model's check: the source model's filters must see the same bands and channels."""
+    def check(meta):
+        theirs = meta["preprocessing"]["features"]
+        differ = [f"{k} {theirs.get(k)} (this run: {getattr(config, k)})" for k in FEATURE_AXES
+                  if theirs.get(k) != getattr(config, k)]
+        if differ:
+            raise UserError(f"--init-model: its features differ: {', '.join(differ)} (see --sample-rate)")
+    return check
 
 
 def cv_folds(items, folds):
@@ -377,7 +430,7 @@ def evaluate_model(args):
     """Accuracy (and per-class report) of a speech model on a dataset folder in its
     original layout; unreadable files are skipped and counted. For a TIMIT model the
     accuracy is over frames (39 folded phones)."""
-    from apps.speech import data, examples
+    from apps.speech import data, examples, features
     from shared.evaluation import classification_metrics, report_evaluation
 
     model, pre, config = _load(args.model)
@@ -389,7 +442,8 @@ def evaluate_model(args):
     if pre["task"] == "frames":
         x, y, errors = examples.frame_arrays(items, config, pre["context"])
     else:
-        x, y, errors = examples.clip_arrays(items, config)
+        x, y, speakers, errors = examples.clip_arrays(items, config)
+        x = features.normalise_for_model(x, pre, None if args.lone_clips else speakers)
     for message in errors:
         print(f"skipped: {message}", file=sys.stderr)
     if len(x) == 0:
@@ -408,20 +462,22 @@ def _top(probs, names, k):
     return [{"label": names[i], "probability": round(float(probs[i]), 4)} for i in order]
 
 
-def predict_clip_file(model, pre, config, path, top=3, hop=0.5, chunk=64):
+def predict_clip_file(model, pre, config, path, top=3, hop=0.5, chunk=64, normalise=None):
     """A dict for one file: a single clip (up to 1.5 clip lengths) or, for longer
-    recordings, one prediction per window, streamed in chunks (bounded memory)."""
+    recordings, one prediction per window, streamed in chunks (bounded memory).
+    `normalise(x)` prepares a batch of features (default: `features.normalise_for_model`)."""
     from apps.speech import audio, features
+    normalise = normalise or (lambda x: features.normalise_for_model(x, pre))
     names = pre["class_names"]
     duration = audio.duration_seconds(path)
     if duration <= 1.5 * config.clip_seconds:
-        probs = model.predict(features.file_features(path, config)[None], verbose=0)[0]
+        probs = model.predict(normalise(features.file_features(path, config)[None]), verbose=0)[0]
         return {"file": str(path), "duration_s": round(duration, 3), "top": _top(probs, names, top)}
     windows, batch, starts = [], [], []
 
     def flush():
         if batch:
-            for start, probs in zip(starts, model.predict(np.stack(batch), verbose=0)):
+            for start, probs in zip(starts, model.predict(normalise(np.stack(batch)), verbose=0)):
                 windows.append({"start_s": round(start, 3), "top": _top(probs, names, 1)[0]})
             batch.clear()
             starts.clear()
@@ -457,19 +513,41 @@ def predict_frames_file(model, pre, config, path):
     return {"file": str(path), "frames": int(len(labels)), "phones": runs}
 
 
+def _clip_files_statistics(paths, config):
+    """One speaker's statistics over the clip-length files among `paths` (None if none is
+    readable; unreadable ones are reported when predicted)."""
+    from apps.speech import audio, features
+    clips = []
+    for path in paths:
+        try:
+            if audio.duration_seconds(path) <= 1.5 * config.clip_seconds:
+                clips.append(path)
+        except UserError:
+            pass
+    x, _, _ = features.batch_features(clips, config, cache=False)
+    return features.speaker_statistics(x) if len(x) else None
+
+
 def predict_files(args):
     """Label and probabilities for each audio file (any WAV/FLAC/OGG, any rate or channels).
     Recordings longer than a clip are predicted window by window (memory stays bounded);
     a TIMIT model prints the frame-level phone sequence. Unreadable files are reported
-    and skipped (exit status 1 if any failed)."""
+    and skipped (exit status 1 if any failed). A speaker-norm model normalises with the
+    training speakers' average statistics, or with --same-speaker those of the clips given."""
+    from apps.speech import features
     model, pre, config = _load(args.model)
+    normalise = None
+    if args.same_speaker and config.speaker_norm:
+        stats = _clip_files_statistics(args.files, config)
+        if stats is not None:
+            normalise = lambda x: features.apply_speaker_statistics(x, *stats)  # noqa: E731
     failures = 0
     for path in args.files:
         try:
             if pre["task"] == "frames":
                 result = predict_frames_file(model, pre, config, path)
             else:
-                result = predict_clip_file(model, pre, config, path, args.top, args.hop)
+                result = predict_clip_file(model, pre, config, path, args.top, args.hop, normalise=normalise)
         except UserError as error:
             failures += 1
             print(f"skipped: {error}", file=sys.stderr)
@@ -508,7 +586,7 @@ def saliency_command(args):
     if pre["task"] != "clips":
         raise UserError(f"{args.model}: saliency plots are for clip models (FSDD, Speech Commands)")
     from apps.speech.visualize import saliency_png
-    feats = features.file_features(args.file, config)
+    feats = features.normalise_for_model(features.file_features(args.file, config)[None], pre)[0]
     probs = np.asarray(model(feats[None], training=False))[0]
     label = pre["class_names"][int(probs.argmax())]
     saliency_png(model, feats, args.out, pre["class_names"], title=Path(args.file).name)
@@ -531,7 +609,7 @@ def demo(out_dir, minutes, data_dir):
         time_bins=3, context_stride=3, filters=(32, 32), hidden=128, dropout=0.3, augment_copies=0, deltas=2, n_mels=40,
         speed_range=(0.75, 1.25), max_shift=0.1, random_placement=False, cmvn=False, floor_db=0.0, vad_db=40.0,
         vtlp=None, freq_masks=0, freq_mask_bands=0, time_masks=0, time_mask_frames=0,
-        placement="centre", no_val=False,
+        placement="centre", no_val=False, speaker_norm=False, sample_rate=None, init_model=None,
         workers=1, data_dir=data_dir, out=str(out_dir / "run"), epochs=12, batch_size=64, learning_rate=2e-3,
         seed=1234, patience=None, resume=False, time_budget=minutes, mixed_bfloat16=False, limit=None)
     started = time.time()
@@ -539,7 +617,7 @@ def demo(out_dir, minutes, data_dir):
     model, pre, config = _load(out_dir / "run" / "model.keras")
     root = _root("fsdd", None, data_dir)
     _, val_items = data.split_by_speaker(examples.items("fsdd", root), ["nicolas"])
-    x, y, _ = examples.clip_arrays(val_items, config)
+    x, y, _, _ = examples.clip_arrays(val_items, config)
     probabilities = model.predict(x, verbose=0)
     metrics = classification_metrics(y, probabilities, pre["class_names"])
     confusion_matrix_png(y, probabilities.argmax(1), pre["class_names"], out_dir / "confusion.png",

@@ -37,11 +37,11 @@ def items(dataset, root):
 
 
 def clip_arrays(clip_items, config, workers=1, progress=False):
-    """(x, y, errors) of clip items, features cached on disk."""
+    """(x, y, speakers, errors) of clip items (the readable ones), features cached on disk."""
     x, kept, errors = features.batch_features([i[0] for i in clip_items], config, workers=workers,
                                               progress=progress)
     y = np.array([clip_items[i][1] for i in kept], dtype=np.int64)
-    return x, y, errors
+    return x, y, [clip_items[i][-1] for i in kept], errors
 
 
 def clip_seed(seed, path):

@@ -33,6 +33,7 @@ class FeatureConfig:
     cmvn: bool = False  # per-utterance mean/variance per band over the voiced frames
     placement: str = "centre"  # "centre": pad/crop around the middle; "fit": trim silence, stretch to `frames`
     vad_db: float = 40.0  # frames within this many dB of the loudest frame count as voiced
+    speaker_norm: bool = False  # per-speaker mean/variance per band over all of the speaker's clips
 
     @property
     def win_length(self):
@@ -100,6 +101,60 @@ def cmvn(static, voiced):
     mean = frames.mean(axis=1, keepdims=True)
     std = np.maximum(frames.std(axis=1, keepdims=True), 1e-3)
     return (static - mean) / std
+
+
+def speaker_statistics(x):
+    """Per-band mean and standard deviation of the static log-mel over every frame of
+    `x` (N, T, F, C): one speaker's average spectral envelope and spread."""
+    static = x[..., 0]
+    return static.mean(axis=(0, 1)), np.maximum(static.std(axis=(0, 1)), 1e-3)
+
+
+def apply_speaker_statistics(x, mean, std):
+    """Subtract `mean` from the static band energies and divide every channel by `std`
+    (deltas are linear in the static, so they scale alike and need no mean)."""
+    x = np.array(x, dtype=np.float32)
+    x[..., 0] -= np.asarray(mean, np.float32)
+    x /= np.asarray(std, np.float32)[:, None]
+    return x
+
+
+def normalise_by_speaker(x, speakers):
+    """Speaker-level CMVN (as Kaldi applies it per speaker): each speaker's clips are
+    normalised with the statistics of all of that speaker's clips. Unlike per-utterance
+    CMVN (`cmvn`), which removes the word's own average spectrum from a one-word clip,
+    this removes what the speaker's voice and microphone add to every clip."""
+    speakers = np.asarray(speakers)
+    out = np.empty_like(x, dtype=np.float32)
+    for speaker in np.unique(speakers):
+        rows = speakers == speaker
+        out[rows] = apply_speaker_statistics(x[rows], *speaker_statistics(x[rows]))
+    return out
+
+
+def average_speaker_statistics(x, speakers):
+    """{"mean", "std"}: the average over speakers of each one's statistics, the stand-in
+    for a speaker whose other clips are unknown. Speakers of one clip (Speech Commands'
+    `_silence_` files are their own groups) count only when there are no others."""
+    speakers = np.asarray(speakers)
+    names, counts = np.unique(speakers, return_counts=True)
+    names = names[counts > 1] if (counts > 1).any() else names
+    stats = [speaker_statistics(x[speakers == name]) for name in names]
+    return {"mean": np.mean([m for m, _ in stats], axis=0).round(5).tolist(),
+            "std": np.mean([d for _, d in stats], axis=0).round(5).tolist()}
+
+
+def normalise_for_model(x, preprocessing, speakers=None):
+    """`x` as a model saved with `preprocessing` expects it. A speaker-norm model gets
+    each speaker's own statistics when `speakers` (one per row) are known, and otherwise
+    the average statistics of its training speakers (a lone clip has no speaker
+    statistics of its own: one word's spectrum is the word, see `cmvn`)."""
+    if not preprocessing["features"].get("speaker_norm"):
+        return x
+    if speakers is not None:
+        return normalise_by_speaker(x, speakers)
+    stats = preprocessing["speaker_stats"]
+    return apply_speaker_statistics(x, stats["mean"], stats["std"])
 
 
 def fit_to_frames(static, voiced, frames):

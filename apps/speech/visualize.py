@@ -83,9 +83,10 @@ def tone_frequencies(config, count=48):
     return librosa.mel_frequencies(count + 2, fmin=config.fmin, fmax=fmax)[1:-1]
 
 
-def tone_response(model, config, layer=None, count=48):
+def tone_response(model, config, layer=None, count=48, preprocessing=None):
     """(frequencies (count,), responses (count, filters)): the mean activation of each filter
-    of `layer` (default: the first conv's ReLU) for a one-clip pure tone at each frequency."""
+    of `layer` (default: the first conv's ReLU) for a one-clip pure tone at each frequency
+    (normalised as the model's `preprocessing` asks, when given)."""
     from apps.speech import features
     layer = layer or viz.activation_after(model, first_conv(model))
     frequencies = tone_frequencies(config, count)
@@ -93,15 +94,17 @@ def tone_response(model, config, layer=None, count=48):
     ramp = np.minimum(1, np.minimum(t, t[-1] - t) / 0.02)  # 20 ms fades: no clicks at the ends
     x = np.stack([features.clip_features((0.5 * ramp * np.sin(2 * np.pi * f * t)).astype(np.float32), config)
                   for f in frequencies])
+    if preprocessing is not None:
+        x = features.normalise_for_model(x, preprocessing)
     maps = viz.feature_model(model, [layer])(x, training=False)
     maps = np.asarray(maps[0] if isinstance(maps, (list, tuple)) else maps)
     return frequencies, maps.reshape(len(frequencies), -1, maps.shape[-1]).mean(1)
 
 
-def tone_response_png(model, config, path, layer=None, count=48):
+def tone_response_png(model, config, path, layer=None, count=48, preprocessing=None):
     """Filters (sorted by best frequency) x tone frequency, each filter scaled to its maximum."""
     layer = layer or viz.activation_after(model, first_conv(model))
-    frequencies, response = tone_response(model, config, layer, count)
+    frequencies, response = tone_response(model, config, layer, count, preprocessing)
     scaled = response / (response.max(0, keepdims=True) + 1e-12)
     order = np.argsort(frequencies[np.argmax(response, 0)])
     plt = pyplot()
@@ -190,7 +193,7 @@ def run(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     audio = Path(args.audio) if args.audio else default_clip(pre, args.data_dir)
-    x = features.file_features(audio, config)
+    x = features.normalise_for_model(features.file_features(audio, config)[None], pre)[0]
     if args.class_index is not None and not 0 <= args.class_index < len(names):
         raise UserError(f"--class {args.class_index}: must be in 0..{len(names) - 1}")
     regularizers = viz.Regularizers(l1=args.l1, tv=args.tv, jitter=args.jitter, blur=args.blur)
@@ -203,7 +206,7 @@ def run(args):
     if args.filters or not chosen:
         written.append(filters_png(model, out / "filters.png"))
     if args.tones or not chosen:
-        written.append(tone_response_png(model, config, out / "tone_response.png"))
+        written.append(tone_response_png(model, config, out / "tone_response.png", preprocessing=pre))
     if args.activations or not chosen:
         layer = args.layer or viz.activation_after(model, first_conv(model))
         written.append(viz.activation_maps_png(model, layer, x, out / f"activations_{layer}.png", max_maps=16,
