@@ -99,12 +99,13 @@ def copy_weights(model, path, app, options_hint="the model options", check=None)
     model.set_weights(source.get_weights())
 
 
-def copy_matching_layers(model, path, app, check=None):
+def copy_matching_layers(model, path, app, check=None, prefixes=None):
     """Transfer: copy into `model` the weights of every layer of model file `path` (of
     `app`) that has the same name and weight shapes; the rest (a classifier of another
     class count, say) keep their fresh initialisation. Normalization layers are never
     copied: they hold statistics of this run's data (adapted before). Returns (copied,
-    fresh) layer names; UserError when nothing matches, or from `check(metadata)`."""
+    fresh) layer names; UserError when nothing matches, or from `check(metadata)`. With
+    `prefixes`, only layers whose names start with one of them are copied."""
     source, meta = load_model(path, app=app)
     if check:
         check(meta)
@@ -115,6 +116,8 @@ def copy_matching_layers(model, path, app, check=None):
         if not weights or isinstance(layer, keras.layers.Normalization):
             continue
         match = source_layers.get(layer.name)
+        if prefixes and not layer.name.startswith(tuple(prefixes)):
+            match = None
         if match is not None and [w.shape for w in match.get_weights()] == [w.shape for w in weights]:
             layer.set_weights(match.get_weights())
             copied.append(layer.name)

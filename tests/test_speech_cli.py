@@ -183,6 +183,13 @@ def test_init_model_copies_the_matching_layers_and_checks_the_features(trained, 
     assert "conv1_conv" in line and "conv2_bn" in line and "fresh: head_dense1, head_softmax" in line
     assert "band_norm" not in line  # adapted on this run's data, never copied
     assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--val-speakers", "lucas",
+                     "--epochs", "1", "--filters", "8", "8", "--hidden", "16", "--init-model",
+                     str(trained / "model.keras"), "--init-layers", "conv", "--out", str(tmp_path / "conv")]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("init:"))
+    assert "(conv1_conv, conv1_bn, conv2_conv, conv2_bn); fresh: head_dense1, head_softmax" in line
+    assert run.main(["speech", "train", "--init-layers", "conv", "--out", str(tmp_path / "x")]) == 2
+    assert "--init-layers: give the model" in capsys.readouterr().err
+    assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--val-speakers", "lucas",
                      "--epochs", "1", "--filters", "8", "8", "--sample-rate", "16000", "--init-model",
                      str(trained / "model.keras"), "--out", str(tmp_path / "bad")]) == 2
     assert "its features differ: sample_rate 8000 (this run: 16000) (see --sample-rate)" in capsys.readouterr().err

@@ -134,6 +134,9 @@ def _add_train_args(train):
                        help="warm start (transfer): copy the weights of every layer of MODEL (a speech model) whose "
                        "name and shape match, e.g. the conv layers of a Speech Commands model into an FSDD one; "
                        "a softmax with another class count starts fresh. Its features must be computed alike")
+    train.add_argument("--init-layers", nargs="+", metavar="PREFIX",
+                       help="with --init-model: copy only the layers whose names start with these, e.g. `conv` "
+                       "for the convolutions (default: every matching layer)")
     train.add_argument("--floor-db", type=float, default=0.0,
                        help="clamp log-mel energies to this many dB below the clip's loudest (0: off)")
     train.add_argument("--placement", choices=("centre", "fit"), default="centre",
@@ -159,6 +162,8 @@ def _feature_config(args):
     import dataclasses
 
     from apps.speech.examples import DEFAULT_FEATURES
+    if args.init_layers and not args.init_model:  # checked first: before any data is read
+        raise UserError("--init-layers: give the model to copy them from with --init-model")
     if args.speaker_norm and args.dataset == "timit":
         raise UserError("--speaker-norm: for clip datasets (fsdd, commands)")
     config = dataclasses.replace(DEFAULT_FEATURES[args.dataset], deltas=args.deltas, n_mels=args.n_mels,
@@ -315,7 +320,8 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     if getattr(args, "init_model", None):
-        copied, fresh = copy_matching_layers(model, args.init_model, APP, check=_same_features_as(config))
+        copied, fresh = copy_matching_layers(model, args.init_model, APP, check=_same_features_as(config),
+                                             prefixes=args.init_layers)
         print(f"init: {len(copied)} layers from {args.init_model} ({', '.join(copied)}); fresh: "
               f"{', '.join(fresh) or 'none'}", flush=True)
     run_config = common.training_config(args, **extra, context=context, parameters=model.count_params(),
@@ -609,7 +615,7 @@ def demo(out_dir, minutes, data_dir):
         time_bins=3, context_stride=3, filters=(32, 32), hidden=128, dropout=0.3, augment_copies=0, deltas=2, n_mels=40,
         speed_range=(0.75, 1.25), max_shift=0.1, random_placement=False, cmvn=False, floor_db=0.0, vad_db=40.0,
         vtlp=None, freq_masks=0, freq_mask_bands=0, time_masks=0, time_mask_frames=0,
-        placement="centre", no_val=False, speaker_norm=False, sample_rate=None, init_model=None,
+        placement="centre", no_val=False, speaker_norm=False, sample_rate=None, init_model=None, init_layers=None,
         workers=1, data_dir=data_dir, out=str(out_dir / "run"), epochs=12, batch_size=64, learning_rate=2e-3,
         seed=1234, patience=None, resume=False, time_budget=minutes, mixed_bfloat16=False, limit=None)
     started = time.time()
