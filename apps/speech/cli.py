@@ -7,6 +7,7 @@
     python run.py speech visualize --model models/speech_fsdd.keras --out viz/
 """
 import dataclasses
+import functools
 import json
 import sys
 import time
@@ -546,7 +547,7 @@ def predict_files(args):
     if args.same_speaker and config.speaker_norm:
         stats = _clip_files_statistics(args.files, config)
         if stats is not None:
-            normalise = lambda x: features.apply_speaker_statistics(x, *stats)  # noqa: E731
+            normalise = functools.partial(features.apply_speaker_statistics, mean=stats[0], std=stats[1])
     failures = 0
     for path in args.files:
         try:
