@@ -163,3 +163,14 @@ def test_rules_agree_with_gnugo_on_random_games(size, seed, moves):
                 gnugo.ask(f"play {'black' if position.to_play == BLACK else 'white'} {vertex(move)}")
     finally:
         gnugo.close()
+
+
+def test_to_ascii_draws_marks_over_points():
+    from apps.go.go import to_ascii
+    position = from_ascii("""
+        . . .
+        . X .
+        . . O
+    """)
+    assert to_ascii(position, {(2, 0): "1", (1, 1): "2"}).splitlines() == [
+        "   A B C", " 3 1 . . 3", " 2 . 2 . 2", " 1 . . O 1", "   A B C"]

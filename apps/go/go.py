@@ -415,13 +415,15 @@ def format_vertex(point):
     return f"{GTP_COLUMNS[col]}{row + 1}"
 
 
-def to_ascii(position):
-    """Rows top (highest) first, with GTP coordinates; X = black, O = white."""
+def to_ascii(position, marks=None):
+    """Rows top (highest) first, with GTP coordinates; X = black, O = white; `marks`
+    ({(row, col): character}) are drawn over those points."""
     size = position.size
+    marks = marks or {}
     header = "   " + " ".join(GTP_COLUMNS[:size])
     lines = [header]
     for row in range(size - 1, -1, -1):
-        cells = " ".join(".XO"[position.board[row * size + col]] for col in range(size))
+        cells = " ".join(marks.get((row, col), ".XO"[position.board[row * size + col]]) for col in range(size))
         lines.append(f"{row + 1:2d} {cells} {row + 1}")
     lines.append(header)
     return "\n".join(lines)

@@ -23,7 +23,6 @@ from apps.go.go import BLACK, GTP_COLUMNS, WHITE, IllegalMove, Position, format_
 from apps.go.sgf_wrapper import BadGame, parse_sgf, start_position
 from shared.errors import UserError
 
-COLUMNS = GTP_COLUMNS
 _COLOUR_WORDS = {"b": BLACK, "black": BLACK, "w": WHITE, "white": WHITE}
 
 
@@ -42,9 +41,9 @@ def parse_vertex(text, size):
     if word == "pass":
         return None
     letter, digits = word[:1].upper(), word[1:]
-    if not letter or letter not in COLUMNS or not _is_number(digits):
+    if not letter or letter not in GTP_COLUMNS or not _is_number(digits):
         raise GtpError("invalid coordinate")
-    col, row = COLUMNS.index(letter), int(digits) - 1
+    col, row = GTP_COLUMNS.index(letter), int(digits) - 1
     if not (0 <= col < size and 0 <= row < size):
         raise GtpError("invalid coordinate")
     return row, col

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from apps.go.features import features
-from apps.go.go import BLACK, IllegalMove
-from apps.go.gtp_engine import COLUMNS, format_vertex
+from apps.go.go import BLACK, IllegalMove, format_vertex, to_ascii
 from apps.go.sgf_wrapper import BadGame, parse_sgf, start_position
 from shared.errors import UserError
 
@@ -52,14 +51,7 @@ def top_moves(probabilities, k):
 
 def ascii_board(position, top):
     """The board (X black, O white) with the top moves marked 1..9, top row first."""
-    marks = {point: str(rank + 1) for rank, (point, _) in enumerate(top[:9])}
-    header = "   " + " ".join(COLUMNS[:19])
-    lines = [header]
-    for row in range(18, -1, -1):
-        cells = [marks.get((row, col), ".XO"[position.board[row * 19 + col]]) for col in range(19)]
-        lines.append(f"{row + 1:2d} " + " ".join(cells) + f" {row + 1}")
-    lines.append(header)
-    return "\n".join(lines)
+    return to_ascii(position, {point: str(rank + 1) for rank, (point, _) in enumerate(top[:9])})
 
 
 def predict(model, sgf_path, move_number, k=5, heatmap=None, ensemble=False):
