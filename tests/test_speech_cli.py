@@ -204,3 +204,27 @@ def test_sample_rate_sets_the_band_edge():
     from shared.errors import UserError
     with pytest.raises(UserError, match="--sample-rate 500: too low"):
         _feature_config(parse(["speech", "train", "--sample-rate", "500"]))
+
+
+def test_extra_train_clips_join_every_training_split_and_never_validation(small_fsdd, tmp_path, capsys):
+    from apps.speech import data
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    for path, digit, speaker in data.fsdd_items(data.default_root("fsdd")):
+        if speaker == "nicolas" and int(path.stem.split("_")[-1]) < 1:
+            (extra / path.name).symlink_to(path)
+    out = tmp_path / "cv"
+    assert run.main(["speech", "cv", "--dataset", "fsdd", "--data", str(small_fsdd), "--epochs", "1",
+                     "--filters", "4", "4", "--hidden", "8", "--extra-train", str(extra),
+                     "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [f["fold"] for f in summary["per_fold"]] == ["george", "jackson", "lucas"] and summary["n"] == 60
+    for fold in summary["per_fold"]:
+        config = json.loads((out / f"fold-{fold['fold']}" / "config.json").read_text())
+        assert "nicolas" in config["train_speakers"] and config["train_examples"] == 40 + 10
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    (clash / "0_george_99.wav").symlink_to(next(small_fsdd.glob("0_george_*")))
+    assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--extra-train", str(clash),
+                     "--no-val", "--epochs", "1", "--out", str(tmp_path / "t")]) != 0
+    assert "speakers also in the dataset: george" in capsys.readouterr().err

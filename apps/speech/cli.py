@@ -64,6 +64,18 @@ def register(subparsers):
                          "their own statistics (better with more clips; default: the training speakers' average)")
     predict.set_defaults(func=predict_files)
 
+    synth = subparsers.add_parser("synth", help="synthetic voices (espeak-ng, flite) saying a dataset's words",
+                                  description=synth_command.__doc__)
+    synth.add_argument("--dataset", choices=("fsdd", "commands"), default="fsdd")
+    synth.add_argument("--voices", type=common.positive_int, default=200, help="voices (default: %(default)s)")
+    synth.add_argument("--engines", nargs="+", choices=("espeak-ng", "flite"), default=["espeak-ng", "flite"])
+    synth.add_argument("--unknown-per-voice", type=int, default=2,
+                       help="commands: other words per voice for the _unknown_ class (default: %(default)s)")
+    synth.add_argument("--seed", type=int, default=0, help="voice sampling seed (voice names carry it)")
+    synth.add_argument("--workers", type=common.positive_int, default=2, help="engine processes at once")
+    synth.add_argument("--out", required=True, help="folder to write (then: train --extra-train FOLDER)")
+    synth.set_defaults(func=synth_command)
+
     export = subparsers.add_parser("export", help="copy a trained model without its optimizer state",
                                    description=export_model.__doc__)
     export.add_argument("--model", required=True, help="a model saved by `speech train` (with optimizer state)")
@@ -131,6 +143,9 @@ def _add_train_args(train):
     train.add_argument("--sample-rate", type=common.positive_int, default=None,
                        help="resample clips to this rate, mel bands up to half of it (default: the dataset's, "
                        "8000 for FSDD, 16000 for the others); e.g. 8000 to pretrain on Speech Commands for FSDD")
+    train.add_argument("--extra-train", nargs="+", metavar="DIR", default=[],
+                       help="more training clips in the dataset's layout (e.g. `speech synth` voices): added to "
+                            "every training split, never validated on")
     train.add_argument("--init-model", metavar="MODEL",
                        help="warm start (transfer): copy the weights of every layer of MODEL (a speech model) whose "
                        "name and shape match, e.g. the conv layers of a Speech Commands model into an FSDD one; "
@@ -206,7 +221,21 @@ def training_arrays(args, config, log=print):
         train_items, val_items = items, []
     else:
         train_items, val_items = data.split_by_speaker(items, args.val_speakers, args.val_fraction)
-    return fold_arrays(args, config, root, items, train_items, val_items, log)
+    extra_items = _extra_train_items(args, items)
+    return fold_arrays(args, config, root, items + extra_items, train_items + extra_items, val_items, log)
+
+
+def _extra_train_items(args, items):
+    """The clips of --extra-train folders; their speakers must be new (a speaker is never on both sides)."""
+    from apps.speech import data, examples
+    folders = getattr(args, "extra_train", None) or []
+    if folders and args.dataset == "timit":
+        raise UserError("--extra-train: for clip datasets (fsdd, commands)")
+    extra = [i for folder in folders for i in examples.items(args.dataset, data.resolve(folder))]
+    shared = sorted({i[-1] for i in extra} & {i[-1] for i in items})
+    if shared:
+        raise UserError(f"--extra-train: speakers also in the dataset: {', '.join(shared[:5])}")
+    return extra
 
 
 def fold_arrays(args, config, root, items, train_items, val_items, log=print):
@@ -389,12 +418,13 @@ def cross_validate(args):
     items = examples.items(args.dataset, root)
     started = time.time()
     folds = []
+    extra_items = _extra_train_items(args, items)
     for name, held in cv_folds(items, args.folds):
         held = set(held)
-        train_items = [i for i in items if i[-1] not in held]
+        train_items = [i for i in items if i[-1] not in held] + extra_items
         val_items = [i for i in items if i[-1] in held]
-        x_train, y_train, x_val, y_val, context, extra = fold_arrays(args, config, root, items, train_items,
-                                                                     val_items)
+        x_train, y_train, x_val, y_val, context, extra = fold_arrays(args, config, root, items + extra_items,
+                                                                     train_items, val_items)
         metrics = fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra,
                              Path(args.out) / f"fold-{name}")
         curve = metrics["history"]["val_accuracy"]
@@ -573,6 +603,18 @@ def predict_files(args):
         print(f"{failures} of {len(args.files)} files could not be read", file=sys.stderr)
         return 1
     return 0
+
+
+def synth_command(args):
+    """Write synthetic voices saying the dataset's words (espeak-ng and flite, Debian packages),
+    in the dataset's layout, with voices.csv; add them to training with `--extra-train FOLDER`."""
+    from apps.speech import synth
+    written, errors = synth.synthesise(args.dataset, args.out, args.voices, seed=args.seed,
+                                       engines=tuple(args.engines), unknown_per_voice=args.unknown_per_voice,
+                                       workers=args.workers)
+    print(f"synth: {written} clips of {args.voices} voices in {args.out}"
+          + (f"; {len(errors)} skipped" if errors else ""))
+    return 1 if errors and not written else 0
 
 
 def export_model(args):

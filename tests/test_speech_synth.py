@@ -1,0 +1,84 @@
+"""Synthetic voices: reproducible voice sampling, the datasets' layouts, and real clips
+from the espeak-ng / flite engines that the dataset readers accept."""
+import shutil
+
+import numpy as np
+import pytest
+
+from apps.speech import audio, data, synth
+from shared.errors import UserError
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
+                                  reason="espeak-ng is not installed (apt-get install espeak-ng)")
+
+
+def test_voices_are_reproducible_distinct_and_in_range():
+    voices = synth.sample_voices(300, seed=3)
+    assert voices == synth.sample_voices(300, seed=3)
+    assert len({v.name for v in voices}) == 300
+    assert not {v.name for v in voices} & {v.name for v in synth.sample_voices(300, seed=4)}
+    assert {v.engine for v in voices} == {"espeak-ng", "flite"}
+    for v in voices:
+        if v.engine == "espeak-ng":
+            assert 15 <= v.pitch <= 75 and 110 <= v.speed <= 210 and v.voice.split("+")[0] in synth.ESPEAK_ACCENTS
+        else:
+            assert 80 <= v.pitch <= 180 and 0.8 <= v.speed <= 1.3 and v.voice in synth.FLITE_VOICES
+    assert {v.engine for v in synth.sample_voices(20, engines=("espeak-ng",))} == {"espeak-ng"}
+
+
+def test_plans_follow_the_dataset_layouts(tmp_path):
+    voices = synth.sample_voices(4, seed=1)
+    fsdd = synth.clip_plan("fsdd", voices)
+    assert len(fsdd) == 40
+    for voice, word, rel in fsdd:
+        match = data._FSDD_NAME.match(rel.name)
+        assert match and synth.FSDD_WORDS[int(match.group(1))] == word and match.group(2) == voice.name
+    commands = synth.clip_plan("commands", voices, unknown_per_voice=3)
+    assert len(commands) == 4 * (10 + 3)
+    for voice, word, rel in commands:
+        folder = rel.parent.name
+        assert data._SPEAKER.search(rel.name).group(1) == synth._hex_name(voice.name)
+        if folder == "_unknown_":
+            assert word in synth.COMMANDS_UNKNOWN_WORDS and rel.name.startswith(word + "_")
+        else:
+            assert folder == word and word in data.COMMANDS_KEYWORDS
+    with pytest.raises(UserError, match="timit"):
+        synth.clip_plan("timit", voices)
+
+
+def test_a_missing_engine_names_the_package(monkeypatch, tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(UserError, match="apt-get install espeak-ng flite"):
+        synth.synthesise("fsdd", tmp_path, 1)
+
+
+@needs_espeak
+def test_synthesised_voices_read_back_as_the_dataset(tmp_path):
+    engines = ("espeak-ng", "flite") if shutil.which("flite") else ("espeak-ng",)
+    written, errors = synth.synthesise("fsdd", tmp_path, 3, seed=7, engines=engines, progress=False)
+    assert written == 30 and errors == []
+    items = data.fsdd_items(tmp_path)
+    assert sorted(label for _, label, _ in items) == sorted(list(range(10)) * 3)
+    assert {speaker for *_, speaker in items} == {v.name for v in synth.sample_voices(3, seed=7, engines=engines)}
+    lengths = {}
+    for path, label, _ in items:
+        y = audio.load_audio(path, 16000)
+        assert 0.15 < len(y) / 16000 < 2.0 and np.sqrt(np.mean(y ** 2)) > 1e-3
+        lengths.setdefault(label, []).append(len(y))
+    assert np.mean(lengths[7]) > np.mean(lengths[1])  # "seven" has two syllables, "one" one
+    assert (tmp_path / "voices.csv").read_text().count("\n") == 4
+    # the same seed writes the same audio
+    again = tmp_path / "again"
+    synth.synthesise("fsdd", again, 1, seed=7, engines=engines, progress=False)
+    first = sorted((tmp_path / "recordings").glob("3_*"))[0]
+    assert (again / "recordings" / first.name).read_bytes() == first.read_bytes()
+
+
+@needs_espeak
+def test_commands_voices_read_back_with_their_labels(tmp_path):
+    written, errors = synth.synthesise("commands", tmp_path, 2, engines=("espeak-ng",), progress=False)
+    assert written == 24 and errors == []
+    items = data.commands_items(tmp_path)
+    labels = [data.COMMANDS_CLASSES[label] for _, label, _ in items]
+    assert sorted(set(labels)) == sorted(data.COMMANDS_KEYWORDS + ["_unknown_"]) and labels.count("_unknown_") == 4
+    assert len({speaker for *_, speaker in items}) == 2
