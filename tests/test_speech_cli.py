@@ -228,3 +228,28 @@ def test_extra_train_clips_join_every_training_split_and_never_validation(small_
     assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--extra-train", str(clash),
                      "--no-val", "--epochs", "1", "--out", str(tmp_path / "t")]) != 0
     assert "speakers also in the dataset: george" in capsys.readouterr().err
+
+
+def test_cv_seeds_scores_the_ensemble_that_speech_ensemble_builds(trained, small_fsdd, tmp_path, capsys):
+    out = tmp_path / "cv"
+    assert run.main(["speech", "cv", "--dataset", "fsdd", "--data", str(small_fsdd), "--epochs", "1", "--seeds", "2",
+                     "--filters", "4", "4", "--hidden", "8", "--placement", "fit", "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["seeds"] == 2 and len(summary["per_fold"]) == 3
+    assert summary["ensemble_accuracy"] == pytest.approx(np.mean([f["ensemble_accuracy"] for f in summary["per_fold"]]))
+    members = [out / "fold-jackson" / f"seed-{s}" / "model.keras" for s in (1234, 1235)]
+    assert all(json.loads((m.parent / "config.json").read_text())["seed"] == s for m, s in zip(members, (1234, 1235)))
+    ensemble = tmp_path / "ensemble.keras"
+    assert run.main(["speech", "ensemble", *map(str, members), "--out", str(ensemble)]) == 0
+    # with one epoch, the saved models are the last-epoch models the cv scored
+    assert run.main(["speech", "evaluate", "--model", str(ensemble), "--data", str(small_fsdd),
+                     "--val-speakers", "jackson", "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    fold = next(f for f in summary["per_fold"] if f["fold"] == "jackson")
+    assert scored["n"] == 20 and scored["accuracy"] == pytest.approx(fold["ensemble_accuracy"])
+    assert run.main(["speech", "saliency", "--model", str(ensemble), str(next(small_fsdd.glob("3_*"))),
+                     "--out", str(tmp_path / "s.png")]) == 0 and (tmp_path / "s.png").is_file()
+    # a model with other features (placement centre) is refused
+    assert run.main(["speech", "ensemble", str(members[0]), str(trained / "model.keras"),
+                     "--out", str(tmp_path / "bad.keras")]) != 0
+    assert "features differs" in capsys.readouterr().err

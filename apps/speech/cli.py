@@ -6,6 +6,7 @@
     python run.py speech saliency --model models/speech_fsdd.keras clip.wav --out saliency.png
     python run.py speech visualize --model models/speech_fsdd.keras --out viz/
 """
+import argparse
 import dataclasses
 import functools
 import json
@@ -34,6 +35,10 @@ def register(subparsers):
     _add_train_args(cv)
     cv.add_argument("--folds", type=int, default=0,
                     help="0: leave one speaker out (FSDD); k: k groups of speakers by a salted hash")
+    cv.add_argument("--seeds", type=common.positive_int, default=1,
+                    help="models per fold, seeds --seed, --seed+1, ...: the curves are their mean, and "
+                         "ensemble_accuracy scores the average of their last-epoch probabilities "
+                         "(what `speech ensemble` of `train --no-val` runs ships)")
     cv.add_argument("--json", action="store_true", help="print the summary as one JSON line, last on stdout")
     cv.set_defaults(func=cross_validate)
 
@@ -63,6 +68,12 @@ def register(subparsers):
                          help="speaker-norm models: the clips given are one speaker's, so normalise them with "
                          "their own statistics (better with more clips; default: the training speakers' average)")
     predict.set_defaults(func=predict_files)
+
+    ensemble = subparsers.add_parser("ensemble", help="average trained models of one dataset into one model file",
+                                     description=ensemble_models.__doc__)
+    ensemble.add_argument("models", nargs="+", help="model files with the same classes and features")
+    ensemble.add_argument("--out", required=True, help="the ensemble's .keras file")
+    ensemble.set_defaults(func=ensemble_models)
 
     synth = subparsers.add_parser("synth", help="synthetic voices (espeak-ng, flite) saying a dataset's words",
                                   description=synth_command.__doc__)
@@ -316,7 +327,7 @@ def train_model(args):
     metrics.json, log.csv and TensorBoard logs to --out."""
     config = _feature_config(args)
     x_train, y_train, x_val, y_val, context, extra = training_arrays(args, config)
-    metrics = fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, args.out)
+    _, metrics = fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, args.out)
     if metrics.get("best_val_accuracy") is not None:
         print(f"best val_accuracy {metrics['best_val_accuracy']:.4f} at epoch {metrics['best_epoch']} "
               f"({len(x_val)} validation examples of speakers {', '.join(extra['val_speakers'][:8])}"
@@ -328,7 +339,8 @@ def train_model(args):
 
 
 def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out):
-    """Build, compile and fit the model of `args` on arrays; returns `training.fit`'s metrics."""
+    """Build, compile and fit the model of `args` on arrays; returns the model as trained (its last
+    epoch) and `training.fit`'s metrics."""
     import keras
 
     from apps.speech import examples, models
@@ -373,7 +385,7 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
         save(model, Path(out) / "model.keras", run_config)
         metrics["saved_epoch"] = metrics["last_epoch"]
         training.write_json(Path(out) / "metrics.json", metrics)
-    return metrics
+    return model, metrics
 
 
 FEATURE_AXES = ("sample_rate", "n_mels", "fmin", "fmax", "win_ms", "hop_ms", "deltas")
@@ -425,15 +437,27 @@ def cross_validate(args):
         val_items = [i for i in items if i[-1] in held]
         x_train, y_train, x_val, y_val, context, extra = fold_arrays(args, config, root, items + extra_items,
                                                                      train_items, val_items)
-        metrics = fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra,
-                             Path(args.out) / f"fold-{name}")
-        curve = metrics["history"]["val_accuracy"]
-        folds.append({"fold": name, "val_speakers": len(held), "n": int(len(x_val)),
-                      "best_val_accuracy": metrics["best_val_accuracy"], "best_epoch": metrics["best_epoch"],
-                      "last_val_accuracy": curve[-1], "val_accuracy_per_epoch": curve,
-                      "train_seconds": metrics["train_seconds_this_run"]})
-        print(f"fold {name}: best {metrics['best_val_accuracy']:.4f} (epoch {metrics['best_epoch']}), "
-              f"last {curve[-1]:.4f}, n={len(x_val)}", flush=True)
+        runs, probabilities = [], []
+        for seed in range(args.seed, args.seed + args.seeds):
+            out = Path(args.out) / f"fold-{name}" / (f"seed-{seed}" if args.seeds > 1 else "")
+            model, metrics = fit_arrays(argparse.Namespace(**{**vars(args), "seed": seed}), config, x_train,
+                                        y_train, x_val, y_val, context, extra, out)
+            runs.append(metrics)
+            if args.seeds > 1:
+                probabilities.append(model.predict(x_val, batch_size=256, verbose=0))
+        curves = [m["history"]["val_accuracy"] for m in runs]
+        curve = [float(np.mean(c)) for c in zip(*curves)]  # a member's expected accuracy per epoch
+        fold = {"fold": name, "val_speakers": len(held), "n": int(len(x_val)),
+                "best_val_accuracy": float(np.mean([m["best_val_accuracy"] for m in runs])),
+                "best_epoch": int(np.argmax(curve)) + 1, "last_val_accuracy": curve[-1],
+                "val_accuracy_per_epoch": curve, "train_seconds": sum(m["train_seconds_this_run"] for m in runs)}
+        if args.seeds > 1:
+            fold["ensemble_accuracy"] = float(np.mean(np.argmax(np.mean(probabilities, axis=0), axis=1) == y_val))
+        folds.append(fold)
+        print(f"fold {name}: best {fold['best_val_accuracy']:.4f} (epoch {fold['best_epoch']}), "
+              f"last {curve[-1]:.4f}, n={len(x_val)}"
+              + (f", ensemble of {args.seeds} seeds {fold['ensemble_accuracy']:.4f}" if args.seeds > 1 else ""),
+              flush=True)
     epochs = min(len(f["val_accuracy_per_epoch"]) for f in folds)
     mean_curve = [float(np.mean([f["val_accuracy_per_epoch"][e] for f in folds])) for e in range(epochs)]
     chosen = int(np.argmax(mean_curve))
@@ -445,11 +469,15 @@ def cross_validate(args):
         "accuracy": mean_curve[chosen], "min_fold_accuracy_at_chosen": float(
             min(f["val_accuracy_per_epoch"][chosen] for f in folds)),
         "n": int(sum(f["n"] for f in folds)), "seconds": round(time.time() - started, 1),
+        **({"seeds": args.seeds, "ensemble_accuracy": float(np.mean([f["ensemble_accuracy"] for f in folds]))}
+           if args.seeds > 1 else {}),
         "config": common.training_config(args, features=config.to_dict(), augment=dataclasses.asdict(_augment_config(args))),
     }
     training.write_json(Path(args.out) / "cv.json", summary)
     print(f"cv: mean accuracy {summary['accuracy']:.4f} at epoch {chosen + 1} over {len(folds)} folds "
-          f"(mean best {summary['mean_best_val_accuracy']:.4f}, mean last {summary['mean_last_val_accuracy']:.4f})")
+          f"(mean best {summary['mean_best_val_accuracy']:.4f}, mean last {summary['mean_last_val_accuracy']:.4f})"
+          + (f"; ensembles of {args.seeds} seeds at epoch {epochs}: {summary['ensemble_accuracy']:.4f}"
+             if args.seeds > 1 else ""))
     if args.json:
         print_json_line({k: v for k, v in summary.items() if k != "config"})
     return 0
@@ -605,6 +633,39 @@ def predict_files(args):
     return 0
 
 
+def ensemble_models(args):
+    """One model file whose prediction is the mean of the given models' class probabilities
+    (e.g. `train --no-val` runs with several --seed values; `cv --seeds K` measures what that
+    gains). The models must share the dataset, classes, features and context window; a
+    speaker-norm fallback is the mean of theirs. `evaluate` and `predict` take the result like
+    any model; `saliency` and `visualize` show its first member."""
+    import hashlib
+
+    from shared.ensemble import average_models
+    from shared.modelio import load_model, save_model
+    loaded = [load_model(path, app=APP) for path in args.models]
+    first = loaded[0][1]["preprocessing"]
+    for path, (_, meta) in zip(args.models[1:], loaded[1:]):
+        pre = meta["preprocessing"]
+        for key in ("dataset", "task", "class_names", "features", "context"):
+            if pre.get(key) != first.get(key):
+                raise UserError(f"{path}: its {key} differs from {args.models[0]}'s ({pre.get(key)!r} vs "
+                                f"{first.get(key)!r}); an ensemble's models must share classes and features")
+        if ("speaker_stats" in pre) != ("speaker_stats" in first):
+            raise UserError(f"{path}: speaker-norm and plain models cannot be averaged ({args.models[0]})")
+    preprocessing = dict(first)
+    if "speaker_stats" in first:
+        stats = [meta["preprocessing"]["speaker_stats"] for _, meta in loaded]
+        preprocessing["speaker_stats"] = {k: np.mean([s[k] for s in stats], axis=0).tolist() for k in stats[0]}
+    sources = [{"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+                "config": meta.get("config", {})} for path, (_, meta) in zip(args.models, loaded)]
+    model = average_models([m for m, _ in loaded])
+    save_model(model, args.out, app=APP, config={"command": "ensemble", "members": sources},
+               preprocessing={**preprocessing, "members": len(loaded)})
+    print(f"wrote {args.out}: the mean of {len(loaded)} models")
+    return 0
+
+
 def synth_command(args):
     """Write synthetic voices saying the dataset's words (espeak-ng and flite, Debian packages),
     in the dataset's layout, with voices.csv; add them to training with `--extra-train FOLDER`."""
@@ -635,10 +696,11 @@ def saliency_command(args):
     if pre["task"] != "clips":
         raise UserError(f"{args.model}: saliency plots are for clip models (FSDD, Speech Commands)")
     from apps.speech.visualize import saliency_png
+    from shared.ensemble import members
     feats = features.normalise_for_model(features.file_features(args.file, config)[None], pre)[0]
     probs = np.asarray(model(feats[None], training=False))[0]
     label = pre["class_names"][int(probs.argmax())]
-    saliency_png(model, feats, args.out, pre["class_names"], title=Path(args.file).name)
+    saliency_png((members(model) or [model])[0], feats, args.out, pre["class_names"], title=Path(args.file).name)
     print(f"{args.file}: {label} {probs.max():.3f}; wrote {args.out}")
     return 0
 
