@@ -221,7 +221,17 @@ def test_extra_train_clips_join_every_training_split_and_never_validation(small_
     assert [f["fold"] for f in summary["per_fold"]] == ["george", "jackson", "lucas"] and summary["n"] == 60
     for fold in summary["per_fold"]:
         config = json.loads((out / f"fold-{fold['fold']}" / "config.json").read_text())
-        assert "nicolas" in config["train_speakers"] and config["train_examples"] == 40 + 10
+        assert config["train_examples"] == 40 + 10 and config["extra_train_clips"] == 10
+        assert "nicolas" not in config["val_speakers"] + config["train_speakers"]
+    # the speaker-norm stand-in statistics are the dataset's speakers', extra voices or not
+    from shared.modelio import read_metadata
+    stats = []
+    for name, more in (("plain", []), ("more", ["--extra-train", str(extra)])):
+        assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--no-val", "--epochs",
+                         "1", "--filters", "4", "4", "--hidden", "8", "--speaker-norm", *more,
+                         "--out", str(tmp_path / name)]) == 0
+        stats.append(read_metadata(tmp_path / name / "model.keras")["preprocessing"]["speaker_stats"])
+    assert stats[0] == stats[1]
     clash = tmp_path / "clash"
     clash.mkdir()
     (clash / "0_george_99.wav").symlink_to(next(small_fsdd.glob("0_george_*")))

@@ -232,8 +232,7 @@ def training_arrays(args, config, log=print):
         train_items, val_items = items, []
     else:
         train_items, val_items = data.split_by_speaker(items, args.val_speakers, args.val_fraction)
-    extra_items = _extra_train_items(args, items)
-    return fold_arrays(args, config, root, items + extra_items, train_items + extra_items, val_items, log)
+    return fold_arrays(args, config, root, items, train_items, val_items, log, _extra_train_items(args, items))
 
 
 def _extra_train_items(args, items):
@@ -249,11 +248,15 @@ def _extra_train_items(args, items):
     return extra
 
 
-def fold_arrays(args, config, root, items, train_items, val_items, log=print):
+def fold_arrays(args, config, root, items, train_items, val_items, log=print, extra_items=()):
     """Arrays of one speaker split. Clip features (and, without noise files, augmented
     variants) are computed for all `items` once, cached, and sliced: the folds of `cv`
-    and later `train` runs share them. Only training clips' variants are ever used."""
+    and later `train` runs share them. Only training clips' variants are ever used.
+    `extra_items` (--extra-train) join the training clips; the speaker-norm stand-in
+    statistics stay those of the dataset's own training speakers."""
     from apps.speech import data, examples, feature_augment, features
+    real_train_paths = {str(i[0]) for i in train_items}
+    items, train_items = list(items) + list(extra_items), list(train_items) + list(extra_items)
     spec = _feature_augment_config(args)
     if spec.active and (not args.augment_copies or args.dataset == "timit"):
         raise UserError("--vtlp and the masks change the augmented variants of clips: add --augment-copies N "
@@ -261,8 +264,10 @@ def fold_arrays(args, config, root, items, train_items, val_items, log=print):
     if args.limit:
         rng = np.random.default_rng(args.seed)
         train_items = [train_items[i] for i in sorted(rng.permutation(len(train_items))[:args.limit])]
-    extra = {"train_speakers": sorted({i[-1] for i in train_items}),
+    extra = {"train_speakers": sorted({i[-1] for i in train_items if str(i[0]) in real_train_paths}),
              "val_speakers": sorted({i[-1] for i in val_items}), "data_root": str(root)}
+    if extra_items:
+        extra.update(extra_train_clips=len(extra_items), extra_train_speakers=len({i[-1] for i in extra_items}))
     if args.dataset == "timit":
         context = args.context or 11
         x_train, y_train, errors = examples.frame_arrays(train_items, config, context)
@@ -282,7 +287,9 @@ def fold_arrays(args, config, root, items, train_items, val_items, log=print):
         train_rows, val_rows = rows(train_items), rows(val_items)
         if config.speaker_norm:
             speakers = np.array([pool[k][-1] for k in kept])
-            extra["speaker_stats"] = features.average_speaker_statistics(x_all[train_rows], speakers[train_rows])
+            real = np.array([r for r in train_rows if str(pool[kept[r]][0]) in real_train_paths], dtype=np.int64)
+            real = real if len(real) else train_rows
+            extra["speaker_stats"] = features.average_speaker_statistics(x_all[real], speakers[real])
             x_all = features.normalise_by_speaker(x_all, speakers)
         x_train, y_train = x_all[train_rows], y_all[train_rows]
         x_val, y_val = x_all[val_rows], y_all[val_rows]
@@ -433,10 +440,10 @@ def cross_validate(args):
     extra_items = _extra_train_items(args, items)
     for name, held in cv_folds(items, args.folds):
         held = set(held)
-        train_items = [i for i in items if i[-1] not in held] + extra_items
+        train_items = [i for i in items if i[-1] not in held]
         val_items = [i for i in items if i[-1] in held]
-        x_train, y_train, x_val, y_val, context, extra = fold_arrays(args, config, root, items + extra_items,
-                                                                     train_items, val_items)
+        x_train, y_train, x_val, y_val, context, extra = fold_arrays(args, config, root, items, train_items,
+                                                                     val_items, extra_items=extra_items)
         runs, probabilities = [], []
         for seed in range(args.seed, args.seed + args.seeds):
             out = Path(args.out) / f"fold-{name}" / (f"seed-{seed}" if args.seeds > 1 else "")
