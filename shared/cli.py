@@ -37,6 +37,16 @@ def add_evaluate_args(parser, data_help):
     parser.add_argument("--batch-size", type=positive_int, default=256)
 
 
+def add_ensemble_parser(subparsers, func, what):
+    """`<app> ensemble MODEL... --out FILE`: `what` says which models can be averaged."""
+    parser = subparsers.add_parser("ensemble", help="average trained models into one model file",
+                                   description=func.__doc__)
+    parser.add_argument("models", nargs="+", help=f"model files {what}")
+    parser.add_argument("--out", required=True, help="the ensemble's .keras file")
+    parser.set_defaults(func=func)
+    return parser
+
+
 def training_config(args, **extra):
     """The run's full config: every command-line option plus app extras."""
     config = {k: v for k, v in vars(args).items() if k != "func" and not callable(v)}

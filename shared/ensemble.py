@@ -8,6 +8,9 @@ the cards record both cases). The members stay whole inside the ensemble (nested
 Keras models), so they can still be inspected one by one (`members`), and the
 file loads, evaluates and predicts like any single model.
 """
+import hashlib
+from pathlib import Path
+
 import keras
 
 from shared.errors import UserError
@@ -40,6 +43,34 @@ def average_models(models, name="ensemble"):
         outputs.append(model(inputs))
     average = keras.layers.Average(name="average", dtype="float32")(outputs)
     return keras.Model(inputs, average, name=name)
+
+
+def ensemble_files(paths, out, *, app, same, preprocessing=None):
+    """Average the models in `paths` (files of `app`) into one file at `out`; returns its preprocessing.
+
+    Their preprocessing must agree on every key in `same` (inputs mean the same thing);
+    `preprocessing(metas)` gives the ensemble's (default: the first member's). The
+    members' paths, sha256 and training configs are kept in the file's config."""
+    from shared.modelio import load_model, save_model
+    loaded = [load_model(path, app=app) for path in paths]
+    metas = [meta for _, meta in loaded]
+    first = metas[0]["preprocessing"]
+    for path, meta in zip(paths[1:], metas[1:]):
+        for key in same:
+            theirs, mine = meta["preprocessing"].get(key), first.get(key)
+            if theirs != mine:
+                raise UserError(f"{path}: its {key} differs from {paths[0]}'s ({_shown(theirs)} vs {_shown(mine)}); "
+                                f"an ensemble's models must share {', '.join(same)}")
+    sources = [{"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+                "config": meta.get("config", {})} for path, meta in zip(paths, metas)]
+    model = average_models([m for m, _ in loaded])
+    merged = preprocessing(metas) if preprocessing else dict(first)
+    save_model(model, out, app=app, config={"command": "ensemble", "members": sources}, preprocessing=merged)
+    return merged
+
+
+def _shown(value):
+    return f"{len(value)} entries" if isinstance(value, (list, dict)) and len(value) > 12 else repr(value)
 
 
 def members(model):

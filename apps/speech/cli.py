@@ -69,11 +69,7 @@ def register(subparsers):
                          "their own statistics (better with more clips; default: the training speakers' average)")
     predict.set_defaults(func=predict_files)
 
-    ensemble = subparsers.add_parser("ensemble", help="average trained models of one dataset into one model file",
-                                     description=ensemble_models.__doc__)
-    ensemble.add_argument("models", nargs="+", help="model files with the same classes and features")
-    ensemble.add_argument("--out", required=True, help="the ensemble's .keras file")
-    ensemble.set_defaults(func=ensemble_models)
+    common.add_ensemble_parser(subparsers, ensemble_models, "with the same classes and features")
 
     synth = subparsers.add_parser("synth", help="synthetic voices (espeak-ng, flite) saying a dataset's words",
                                   description=synth_command.__doc__)
@@ -646,30 +642,17 @@ def ensemble_models(args):
     gains). The models must share the dataset, classes, features and context window; a
     speaker-norm fallback is the mean of theirs. `evaluate` and `predict` take the result like
     any model; `saliency` and `visualize` show its first member."""
-    import hashlib
+    from shared.ensemble import ensemble_files
 
-    from shared.ensemble import average_models
-    from shared.modelio import load_model, save_model
-    loaded = [load_model(path, app=APP) for path in args.models]
-    first = loaded[0][1]["preprocessing"]
-    for path, (_, meta) in zip(args.models[1:], loaded[1:]):
-        pre = meta["preprocessing"]
-        for key in ("dataset", "task", "class_names", "features", "context"):
-            if pre.get(key) != first.get(key):
-                raise UserError(f"{path}: its {key} differs from {args.models[0]}'s ({pre.get(key)!r} vs "
-                                f"{first.get(key)!r}); an ensemble's models must share classes and features")
-        if ("speaker_stats" in pre) != ("speaker_stats" in first):
-            raise UserError(f"{path}: speaker-norm and plain models cannot be averaged ({args.models[0]})")
-    preprocessing = dict(first)
-    if "speaker_stats" in first:
-        stats = [meta["preprocessing"]["speaker_stats"] for _, meta in loaded]
-        preprocessing["speaker_stats"] = {k: np.mean([s[k] for s in stats], axis=0).tolist() for k in stats[0]}
-    sources = [{"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
-                "config": meta.get("config", {})} for path, (_, meta) in zip(args.models, loaded)]
-    model = average_models([m for m, _ in loaded])
-    save_model(model, args.out, app=APP, config={"command": "ensemble", "members": sources},
-               preprocessing={**preprocessing, "members": len(loaded)})
-    print(f"wrote {args.out}: the mean of {len(loaded)} models")
+    def preprocessing(metas):
+        pre = {**metas[0]["preprocessing"], "members": len(metas)}
+        if "speaker_stats" in pre:
+            stats = [meta["preprocessing"]["speaker_stats"] for meta in metas]
+            pre["speaker_stats"] = {k: np.mean([s[k] for s in stats], axis=0).tolist() for k in stats[0]}
+        return pre
+    merged = ensemble_files(args.models, args.out, app=APP, preprocessing=preprocessing,
+                            same=("dataset", "task", "class_names", "features", "context"))
+    print(f"wrote {args.out}: the mean of {merged['members']} models")
     return 0
 
 

@@ -74,11 +74,7 @@ def register(subparsers):
     predict.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     predict.set_defaults(func=predict_texts)
 
-    ensemble = subparsers.add_parser("ensemble", help="average trained models of one task into one model file",
-                                     description=ensemble_models.__doc__)
-    ensemble.add_argument("models", nargs="+", help="model files of the same task, cleaning rule and vocabulary")
-    ensemble.add_argument("--out", required=True, help="the ensemble's .keras file")
-    ensemble.set_defaults(func=ensemble_models)
+    common.add_ensemble_parser(subparsers, ensemble_models, "of the same task, cleaning rule and vocabulary")
 
     crossval = subparsers.add_parser("crossval", help="10-fold CV (MR, Subj, CR, MPQA) or TREC's test split",
                                      description=crossval_task.__doc__)
@@ -214,27 +210,14 @@ def ensemble_models(args):
     (e.g. Kim's CNN and the DCNN, or several seeds). The models must share the task, the
     cleaning rule and the vocabulary (train them with the same --task, --embedding and
     --extra-words). `evaluate`, `predict` and `visualize` take the result like any model."""
-    import hashlib
+    from shared.ensemble import ensemble_files
 
-    from shared.ensemble import average_models
-    from shared.modelio import load_model, save_model
-    loaded = [load_model(path, app=APP) for path in args.models]
-    first = loaded[0][1]["preprocessing"]
-    for path, (_, meta) in zip(args.models[1:], loaded[1:]):
-        pre = meta["preprocessing"]
-        for key in ("task", "rule", "class_names", "vocabulary"):
-            if pre.get(key) != first.get(key):
-                shown = f"{len(pre.get(key) or [])} vs {len(first.get(key) or [])} words" if key == "vocabulary" \
-                    else f"{pre.get(key)!r} vs {first.get(key)!r}"
-                raise UserError(f"{path}: its {key} differs from {args.models[0]}'s ({shown}); "
-                                f"an ensemble's models must share task, cleaning rule and vocabulary")
-    model = average_models([m for m, _ in loaded])
-    archs = [meta["preprocessing"]["arch"] for _, meta in loaded]
-    sources = [{"path": str(path), "arch": arch, "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
-                "config": meta.get("config", {})} for path, arch, (_, meta) in zip(args.models, archs, loaded)]
-    save_model(model, args.out, app=APP, config={"command": "ensemble", "members": sources},
-               preprocessing={**first, "arch": "ensemble", "member_archs": archs})
-    print(f"wrote {args.out}: the mean of {len(loaded)} models ({', '.join(archs)})")
+    def preprocessing(metas):
+        return {**metas[0]["preprocessing"], "arch": "ensemble",
+                "member_archs": [meta["preprocessing"]["arch"] for meta in metas]}
+    archs = ensemble_files(args.models, args.out, app=APP, same=("task", "rule", "class_names", "vocabulary"),
+                           preprocessing=preprocessing)["member_archs"]
+    print(f"wrote {args.out}: the mean of {len(archs)} models ({', '.join(archs)})")
     return 0
 
 
