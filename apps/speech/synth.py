@@ -10,7 +10,7 @@ speech data", ICASSP 2020).
 
 The clips are written in the dataset's own layout, so `--extra-train` reads them like real ones:
 
-- fsdd: `recordings/<digit>_<voice>_0.wav` (voice `espeak0042`, `flite0007`, ...);
+- fsdd: `recordings/<digit>_<voice>_0.wav` (voice `espeak0042s0`: engine, number, seed);
 - commands: `<keyword>/<voice>_nohash_0.wav` for the ten keywords and a few other words in
   `_unknown_/<word>_<voice>_nohash_0.wav` (voice: 8 hex digits, as Speech Commands' speakers);
 
