@@ -231,7 +231,8 @@ def test_extra_train_clips_join_every_training_split_and_never_validation(small_
                          "1", "--filters", "4", "4", "--hidden", "8", "--speaker-norm", *more,
                          "--out", str(tmp_path / name)]) == 0
         stats.append(read_metadata(tmp_path / name / "model.keras")["preprocessing"]["speaker_stats"])
-    assert stats[0] == stats[1]
+    for key in ("mean", "std"):  # equal up to float32 summation order (another voice would move them by far more)
+        np.testing.assert_allclose(stats[0][key], stats[1][key], rtol=1e-4, atol=1e-4)
     clash = tmp_path / "clash"
     clash.mkdir()
     (clash / "0_george_99.wav").symlink_to(next(small_fsdd.glob("0_george_*")))
