@@ -698,8 +698,6 @@ def saliency_command(args):
 def demo(out_dir, minutes, data_dir):
     """Train the frequency CNN on FSDD (speaker `nicolas` held out) for `minutes`,
     evaluate on that speaker, predict a few of his clips, and return the report section."""
-    import argparse
-
     from apps.speech import data, examples
     from shared.evaluation import classification_metrics, confusion_matrix_png
 
@@ -711,6 +709,7 @@ def demo(out_dir, minutes, data_dir):
         speed_range=(0.75, 1.25), max_shift=0.1, random_placement=False, cmvn=False, floor_db=0.0, vad_db=40.0,
         vtlp=None, freq_masks=0, freq_mask_bands=0, time_masks=0, time_mask_frames=0,
         placement="centre", no_val=False, speaker_norm=False, sample_rate=None, init_model=None, init_layers=None,
+        extra_train=[],
         workers=1, data_dir=data_dir, out=str(out_dir / "run"), epochs=12, batch_size=64, learning_rate=2e-3,
         seed=1234, patience=None, resume=False, time_budget=minutes, mixed_bfloat16=False, limit=None)
     started = time.time()
