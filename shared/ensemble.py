@@ -78,6 +78,11 @@ def members(model):
     return [layer for layer in model.layers if isinstance(layer, keras.Model)]
 
 
+def first_member(model):
+    """An ensemble's first member (pictures explain one network); a single model itself."""
+    return (members(model) or [model])[0]
+
+
 def all_layers(model):
     """Every layer of a model, the members' layers included (depth first)."""
     found = []

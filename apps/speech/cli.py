@@ -234,10 +234,9 @@ def training_arrays(args, config, log=print):
 def _extra_train_items(args, items):
     """The clips of --extra-train folders; their speakers must be new (a speaker is never on both sides)."""
     from apps.speech import data, examples
-    folders = getattr(args, "extra_train", None) or []
-    if folders and args.dataset == "timit":
+    if args.extra_train and args.dataset == "timit":
         raise UserError("--extra-train: for clip datasets (fsdd, commands)")
-    extra = [i for folder in folders for i in examples.items(args.dataset, data.resolve(folder))]
+    extra = [i for folder in args.extra_train for i in examples.items(args.dataset, data.resolve(folder))]
     shared = sorted({i[-1] for i in extra} & {i[-1] for i in items})
     if shared:
         raise UserError(f"--extra-train: speakers also in the dataset: {', '.join(shared[:5])}")
@@ -260,7 +259,8 @@ def fold_arrays(args, config, root, items, train_items, val_items, log=print, ex
     if args.limit:
         rng = np.random.default_rng(args.seed)
         train_items = [train_items[i] for i in sorted(rng.permutation(len(train_items))[:args.limit])]
-    extra = {"train_speakers": sorted({i[-1] for i in train_items if str(i[0]) in real_train_paths}),
+    real_train_items = [i for i in train_items if str(i[0]) in real_train_paths]
+    extra = {"train_speakers": sorted({i[-1] for i in real_train_items}),
              "val_speakers": sorted({i[-1] for i in val_items}), "data_root": str(root)}
     if extra_items:
         extra.update(extra_train_clips=len(extra_items), extra_train_speakers=len({i[-1] for i in extra_items}))
@@ -283,7 +283,7 @@ def fold_arrays(args, config, root, items, train_items, val_items, log=print, ex
         train_rows, val_rows = rows(train_items), rows(val_items)
         if config.speaker_norm:
             speakers = np.array([pool[k][-1] for k in kept])
-            real = np.array([r for r in train_rows if str(pool[kept[r]][0]) in real_train_paths], dtype=np.int64)
+            real = rows(real_train_items)
             real = real if len(real) else train_rows
             extra["speaker_stats"] = features.average_speaker_statistics(x_all[real], speakers[real])
             x_all = features.normalise_by_speaker(x_all, speakers)
@@ -364,7 +364,7 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
         0.0, decay_steps=max(1, steps - steps // 20), warmup_target=args.learning_rate, warmup_steps=steps // 20)
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    if getattr(args, "init_model", None):
+    if args.init_model:
         copied, fresh = copy_matching_layers(model, args.init_model, APP, check=_same_features_as(config),
                                              prefixes=args.init_layers)
         print(f"init: {len(copied)} layers from {args.init_model} ({', '.join(copied)}); fresh: "
@@ -686,11 +686,11 @@ def saliency_command(args):
     if pre["task"] != "clips":
         raise UserError(f"{args.model}: saliency plots are for clip models (FSDD, Speech Commands)")
     from apps.speech.visualize import saliency_png
-    from shared.ensemble import members
+    from shared.ensemble import first_member
     feats = features.normalise_for_model(features.file_features(args.file, config)[None], pre)[0]
     probs = np.asarray(model(feats[None], training=False))[0]
     label = pre["class_names"][int(probs.argmax())]
-    saliency_png((members(model) or [model])[0], feats, args.out, pre["class_names"], title=Path(args.file).name)
+    saliency_png(first_member(model), feats, args.out, pre["class_names"], title=Path(args.file).name)
     print(f"{args.file}: {label} {probs.max():.3f}; wrote {args.out}")
     return 0
 

@@ -82,17 +82,23 @@ def _hex_name(name):
     return hashlib.sha1(name.encode()).hexdigest()[:8]
 
 
+def speaker_id(dataset, voice):
+    """The speaker name in the dataset's file names: FSDD takes the voice name, Speech
+    Commands 8 hex digits."""
+    return _hex_name(voice.name) if dataset == "commands" else voice.name
+
+
 def clip_plan(dataset, voices, unknown_per_voice=2, seed=0):
     """[(voice, word, relative path)] of every clip to write, in the dataset's layout."""
     if dataset == "fsdd":
-        return [(v, word, Path("recordings") / f"{digit}_{v.name}_0.wav")
+        return [(v, word, Path("recordings") / f"{digit}_{speaker_id(dataset, v)}_0.wav")
                 for v in voices for digit, word in enumerate(FSDD_WORDS)]
     if dataset != "commands":
         raise UserError(f"synth: --dataset {dataset}: synthetic voices are for the clip datasets (fsdd, commands)")
     rng = random.Random(seed)
     plan = []
     for v in voices:
-        speaker = _hex_name(v.name)
+        speaker = speaker_id(dataset, v)
         plan += [(v, word, Path(word) / f"{speaker}_nohash_0.wav") for word in data.COMMANDS_KEYWORDS]
         plan += [(v, word, Path("_unknown_") / f"{word}_{speaker}_nohash_0.wav")
                  for word in rng.sample(COMMANDS_UNKNOWN_WORDS, unknown_per_voice)]
@@ -131,8 +137,7 @@ def synthesise(dataset, out_dir, count, seed=0, engines=ENGINES, unknown_per_voi
         writer = csv.writer(f)
         writer.writerow(["speaker", "name", "engine", "voice", "pitch", "speed"])
         for v in voices:
-            writer.writerow([_hex_name(v.name) if dataset == "commands" else v.name, v.name, v.engine, v.voice,
-                             v.pitch, v.speed])
+            writer.writerow([speaker_id(dataset, v), v.name, v.engine, v.voice, v.pitch, v.speed])
     for message in errors:
         print(f"skipped: {message}", file=sys.stderr)
     return len(jobs) - len(errors), errors

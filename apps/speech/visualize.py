@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from shared import visualize as viz
-from shared.ensemble import members
+from shared.ensemble import first_member
 from shared.errors import UserError
 from shared.plots import pyplot, save_figure
 
@@ -186,7 +186,7 @@ def run(args):
     from apps.speech.features import FeatureConfig
     from shared.modelio import load_model
     model, meta = load_model(args.model, app="speech")
-    model = (members(model) or [model])[0]  # an ensemble: pictures of its first member
+    model = first_member(model)
     pre = meta["preprocessing"]
     if pre.get("task") != "clips":
         raise UserError(f"{args.model}: visualize is for clip models (FSDD, Speech Commands), not frame models")

@@ -223,8 +223,8 @@ def run(args):
         print("\n".join(terminal_lines(results, names, color)))
         written.append(sentences_png(results, names, out / "saliency_kmax.png"))
     if args.activations or not chosen:
-        from shared.ensemble import members
-        single = (members(model) or [model])[0]  # an ensemble: its first member's maps
+        from shared.ensemble import first_member  # an ensemble: its first member's maps
+        single = first_member(model)
         layer = args.layer or viz.activation_after(single, _first_conv_layer(single))
         (tokens,), (ids,) = encode_texts(texts[:1], meta)
         if not tokens:
