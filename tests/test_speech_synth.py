@@ -26,6 +26,33 @@ def test_voices_are_reproducible_distinct_and_in_range():
     assert {v.engine for v in synth.sample_voices(20, engines=("espeak-ng",))} == {"espeak-ng"}
 
 
+def test_foreign_accents_are_drawn_only_when_asked():
+    assert not any(v.phonemes_from for v in synth.sample_voices(200, seed=3))
+    voices = synth.sample_voices(200, seed=3, engines=("espeak-ng",), foreign_share=0.5)
+    foreign = [v for v in voices if v.phonemes_from]
+    assert 70 <= len(foreign) <= 130
+    for v in foreign:
+        assert v.voice.split("+")[0] in synth.ESPEAK_FOREIGN and v.phonemes_from in synth.ESPEAK_ACCENTS
+    assert all(v.phonemes_from for v in synth.sample_voices(10, engines=("espeak-ng",), foreign_share=1.0))
+
+
+@needs_espeak
+def test_a_foreign_voice_speaks_the_english_phonemes_with_its_own_vowels():
+    # German has no /ʌ/: "one" is spoken /wan/, as a German learner says it
+    assert synth.accented_phonemes("de", "en-us", "one") == "w'an"
+    # a sound German has is kept as English has it
+    assert synth.accented_phonemes("de", "en-us", "seven") == synth._espeak_output("-v", "en-us", "-x", "seven")
+    # every digit renders in every foreign table (no word falls back to plain English)
+    assert all(synth.accented_phonemes(lang, "en-gb", word) for lang in synth.ESPEAK_FOREIGN
+               for word in synth.FSDD_WORDS)
+    voice = synth.Voice("espeak0001s0", "espeak-ng", "de+m3", 50, 150, phonemes_from="en-us")
+    assert voice.command("one", "x.wav")[-1] == "[[w'an]]" and voice.command("one", "x.wav")[2] == "de+m3"
+    # a word whose sounds the table cannot render is said by the English voice with the same variant
+    fallback = synth.Voice("espeak0002s0", "espeak-ng", "nl+m3", 50, 150, phonemes_from="en-us")
+    assert synth.accented_phonemes("nl", "en-us", "backward") is None
+    assert fallback.command("backward", "x.wav")[2] == "en-us+m3" and fallback.command("backward", "x.wav")[-1] == "backward"
+
+
 def test_plans_follow_the_dataset_layouts(tmp_path):
     voices = synth.sample_voices(4, seed=1)
     fsdd = synth.clip_plan("fsdd", voices)

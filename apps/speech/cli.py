@@ -79,6 +79,9 @@ def register(subparsers):
     synth.add_argument("--unknown-per-voice", type=int, default=2,
                        help="commands: other words per voice for the _unknown_ class (default: %(default)s)")
     synth.add_argument("--seed", type=int, default=0, help="voice sampling seed (voice names carry it)")
+    synth.add_argument("--foreign-share", type=common.fraction, default=0.0,
+                       help="share of the espeak-ng voices speaking English with a foreign accent "
+                            "(German, French, Greek, ... phoneme tables; default: %(default)s)")
     synth.add_argument("--workers", type=common.positive_int, default=2, help="engine processes at once")
     synth.add_argument("--out", required=True, help="folder to write (then: train --extra-train FOLDER)")
     synth.set_defaults(func=synth_command)
@@ -662,7 +665,7 @@ def synth_command(args):
     from apps.speech import synth
     written, errors = synth.synthesise(args.dataset, args.out, args.voices, seed=args.seed,
                                        engines=tuple(args.engines), unknown_per_voice=args.unknown_per_voice,
-                                       workers=args.workers)
+                                       workers=args.workers, foreign_share=args.foreign_share)
     print(f"synth: {written} clips of {args.voices} voices in {args.out}"
           + (f"; {len(errors)} skipped" if errors else ""))
     return 1 if errors and not written else 0

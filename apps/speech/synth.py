@@ -4,7 +4,10 @@ Why: a word recogniser must work for voices it never heard, and small corpora ha
 (FSDD has five; a network trained on four learns their voices along with the words). Hundreds
 of synthetic voices -- seven English accents, dozens of voice variants, random pitch and speed
 -- added to the real speakers (`speech train|cv --extra-train DIR`) show the network what in a
-word does not depend on the voice. Training on synthesized plus real speech is an established
+word does not depend on the voice. With `--foreign-share`, part of the voices speak English with a
+foreign accent: the word's English phonemes (from espeak-ng's English voice) are rendered by the
+phoneme table of another language's voice (German, French, Greek, ...), the way a non-native
+speaker maps English sounds onto their own. Training on synthesized plus real speech is an established
 recipe for keyword spotting (Lin et al., "Training keyword spotters with limited and synthesized
 speech data", ICASSP 2020).
 
@@ -19,6 +22,7 @@ Both engines are Debian packages: `apt-get install espeak-ng flite`.
 """
 import csv
 import dataclasses
+import functools
 import hashlib
 import random
 import shutil
@@ -41,6 +45,9 @@ ESPEAK_VARIANTS = ("m1 m2 m3 m4 m5 m6 m7 m8 adam Alex Andy antonio benjamin bori
                    "Gene gustave Hugo iven john Lee marcelo Marco Mario max Michael michel miguel Mike Mr paul "
                    "pedro quincy rob robert steph zac norbert sandro shelby travis victor grandpa klatt klatt2 "
                    "klatt3 f1 f2 f3 f4 f5 Annie linda belinda").split()
+# Voices whose phoneme tables render English phonemes as a foreign accent (checked per word:
+# a table that drops a vowel, e.g. Polish for the diphthongs, gives that word in English instead).
+ESPEAK_FOREIGN = ["de", "fr-fr", "nl", "it", "es", "el", "pt", "ru", "hi", "sv", "da", "tr", "cs", "ro", "af", "hr"]
 FLITE_VOICES = ["kal", "kal16", "awb", "rms", "slt"]
 FLITE_SHARE = 0.1  # flite has five voices; most of the variety comes from espeak-ng
 
@@ -53,17 +60,53 @@ class Voice:
     voice: str
     pitch: float  # espeak-ng: 0-99 (50 default); flite: mean F0 in Hz
     speed: float  # espeak-ng: words per minute; flite: duration stretch (1 = normal)
+    phonemes_from: str = ""  # espeak-ng foreign accent: the English voice whose phonemes it speaks
 
     def command(self, word, path):
         if self.engine == "espeak-ng":
-            return ["espeak-ng", "-v", self.voice, "-p", str(int(self.pitch)), "-s", str(int(self.speed)),
-                    "-w", str(path), word]
+            voice, text = self.voice, word
+            if self.phonemes_from:
+                language, variant = self.voice.split("+")
+                phonemes = accented_phonemes(language, self.phonemes_from, word)
+                voice, text = (self.voice, f"[[{phonemes}]]") if phonemes else (f"{self.phonemes_from}+{variant}", word)
+            return ["espeak-ng", "-v", voice, "-p", str(int(self.pitch)), "-s", str(int(self.speed)),
+                    "-w", str(path), text]
         return ["flite", "-voice", self.voice, "--setf", f"duration_stretch={self.speed:.3f}",
                 "--setf", f"int_f0_target_mean={self.pitch:.1f}", "-t", word, "-o", str(path)]
 
 
-def sample_voices(count, seed=0, engines=ENGINES):
-    """`count` random voices (the same for the same arguments)."""
+def _espeak_output(*args):
+    result = subprocess.run(["espeak-ng", "-q", *args], capture_output=True, text=True, check=True)
+    return "".join(result.stdout.split())
+
+
+# A vowel missing from a language's table becomes its nearest common vowel, as a learner says
+# "one" /wan/, "six" /siks/, "go" /go/ (espeak-ng's English mnemonics; diphthongs first).
+NEAREST_VOWELS = {"aU": "au", "oU": "o", "@U": "o", "A:": "a", "3:": "e", "V": "a", "0": "o", "I": "i"}
+
+
+@functools.lru_cache(maxsize=None)
+def accented_phonemes(language, english, word):
+    """`word`'s phonemes in `english`'s espeak-ng notation, spoken by `language`'s voice: as they are,
+    or with the vowels its table lacks replaced by the nearest; None when a sound is still lost
+    (fewer than 3/4 of the IPA symbols survive; a dropped vowel would make another word)."""
+    def ipa(voice, text):
+        return _espeak_output("-v", voice, "--ipa", text).replace("ˈ", "").replace("ˌ", "")
+
+    reference = ipa(english, word)
+    phonemes = _espeak_output("-v", english, "-x", word)
+    nearest = phonemes
+    for vowel, replacement in NEAREST_VOWELS.items():
+        nearest = nearest.replace(vowel, replacement)
+    for candidate in (phonemes, nearest):
+        if len(ipa(language, f"[[{candidate}]]")) >= 0.75 * len(reference):
+            return candidate
+    return None
+
+
+def sample_voices(count, seed=0, engines=ENGINES, foreign_share=0.0):
+    """`count` random voices (the same for the same arguments); `foreign_share` of the espeak-ng
+    voices speak with a foreign accent."""
     rng = random.Random(seed)
     voices = []
     for k in range(count):
@@ -71,6 +114,12 @@ def sample_voices(count, seed=0, engines=ENGINES):
         if engine == "espeak-ng":
             voice = f"{rng.choice(ESPEAK_ACCENTS)}+{rng.choice(ESPEAK_VARIANTS)}"
             pitch, speed = rng.randint(15, 75), rng.randint(110, 210)
+            # drawn only when asked, so that voices without accents stay those of earlier versions
+            if foreign_share and rng.random() < foreign_share:
+                english, variant = voice.split("+")
+                voices.append(Voice(f"espeak{k:04d}s{seed}", engine, f"{rng.choice(ESPEAK_FOREIGN)}+{variant}",
+                                    pitch, speed, phonemes_from=english))
+                continue
         else:
             voice = rng.choice(FLITE_VOICES)
             pitch, speed = round(rng.uniform(80, 180), 1), round(rng.uniform(0.8, 1.3), 3)
@@ -122,12 +171,13 @@ def _speak(job):
     return None
 
 
-def synthesise(dataset, out_dir, count, seed=0, engines=ENGINES, unknown_per_voice=2, workers=2, progress=True):
+def synthesise(dataset, out_dir, count, seed=0, engines=ENGINES, unknown_per_voice=2, workers=2, progress=True,
+               foreign_share=0.0):
     """Write `count` voices' clips under `out_dir` and voices.csv; returns (clips written, error messages)."""
     from tqdm.auto import tqdm
     check_engines(engines)
     out_dir = Path(out_dir)
-    voices = sample_voices(count, seed, engines)
+    voices = sample_voices(count, seed, engines, foreign_share)
     plan = clip_plan(dataset, voices, unknown_per_voice, seed)
     jobs = [(v, word, out_dir / rel) for v, word, rel in plan]
     with ThreadPoolExecutor(workers) as pool:
@@ -135,9 +185,9 @@ def synthesise(dataset, out_dir, count, seed=0, engines=ENGINES, unknown_per_voi
     errors = [r for r in results if r]
     with open(out_dir / "voices.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["speaker", "name", "engine", "voice", "pitch", "speed"])
+        writer.writerow(["speaker", "name", "engine", "voice", "pitch", "speed", "phonemes_from"])
         for v in voices:
-            writer.writerow([speaker_id(dataset, v), v.name, v.engine, v.voice, v.pitch, v.speed])
+            writer.writerow([speaker_id(dataset, v), v.name, v.engine, v.voice, v.pitch, v.speed, v.phonemes_from])
     for message in errors:
         print(f"skipped: {message}", file=sys.stderr)
     return len(jobs) - len(errors), errors
