@@ -1,4 +1,6 @@
 """Augmentation: each transform does what it says."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -67,3 +69,22 @@ def test_unpadded_variants_keep_their_own_length():
     y = (0.2 * np.random.default_rng(6).normal(size=3000)).astype(np.float32)
     out = augment.augment(y, 8000, 8000, np.random.default_rng(0), config, pad=False)
     assert abs(len(out) - 3000 / 0.8) <= 2
+
+
+def test_trimming_cuts_a_weak_onset_at_a_low_threshold_only():
+    """A 'six' whose /s/ is 30 dB under its vowel: trimmed at 20 dB the /s/ goes, at 40 dB it stays."""
+    rng = np.random.default_rng(8)
+    t = np.arange(2400) / 8000
+    fricative = (0.5 * 10 ** (-30 / 20) * rng.normal(size=1200)).astype(np.float32)  # 150 ms, -30 dB
+    vowel = (0.5 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)  # 300 ms
+    clip = np.concatenate([fricative, vowel])
+    assert abs(len(augment.trim_quiet_ends(clip, 8000, 20.0)) - 2400) <= 256
+    assert len(augment.trim_quiet_ends(clip, 8000, 40.0)) >= 3400
+    silence = np.zeros(4000, np.float32)
+    assert len(augment.trim_quiet_ends(silence, 8000, 20.0)) == 4000  # nothing left to keep: kept whole
+    # in augment: only when asked, and then on about trim_probability of the variants
+    plain = augment.AugmentConfig(speed_probability=0.0, pitch_probability=0.0, noise_probability=0.0)
+    assert len(augment.augment(clip, 8000, 8000, rng, plain, pad=False)) == len(clip)
+    trimming = dataclasses.replace(plain, trim_db=(15.0, 25.0), trim_probability=0.5)
+    lengths = [len(augment.augment(clip, 8000, 8000, rng, trimming, pad=False)) for _ in range(100)]
+    assert 30 <= sum(n < 2700 for n in lengths) <= 70 and all(n in (len(clip),) or n < 2700 for n in lengths)

@@ -1,5 +1,5 @@
 """Waveform augmentation that keeps the label: time shift, background noise at
-an SNR, speed and pitch perturbation (Ko et al. 2015 use speed 0.9/1.0/1.1, here 0.75-1.25
+an SNR, speed and pitch perturbation, onset/offset trimming (Ko et al. 2015 use speed 0.9/1.0/1.1, here 0.75-1.25
 because FSDD speakers' mean durations differ by 1.5x;
 Warden 2018 shifts up to 100 ms and mixes in background noise).
 
@@ -21,6 +21,10 @@ class AugmentConfig:
     pitch_semitones: float = 2.0
     pitch_probability: float = 0.3
     random_placement: bool = False  # shift anywhere the clip still fits in the window (no position cue)
+    # Trim the clip's quiet ends at a random threshold (dB below its peak): a corpus trimmed to "minimal
+    # silence" has lost weak onsets (FSDD's yweweler says "six" without its /s/); off when empty.
+    trim_db: tuple = ()
+    trim_probability: float = 0.5
 
 
 def time_shift(y, max_shift, rng):
@@ -62,6 +66,15 @@ def shift_pitch(y, sample_rate, semitones):
     return librosa.effects.pitch_shift(y, sr=sample_rate, n_steps=semitones).astype(np.float32)
 
 
+def trim_quiet_ends(y, sample_rate, top_db):
+    """Cut the leading and trailing stretches more than `top_db` dB below the loudest 32 ms frame
+    (librosa.effects.trim with speech-sized frames); a clip that would vanish is kept whole."""
+    import librosa
+    frame, hop = int(0.032 * sample_rate), int(0.008 * sample_rate)
+    trimmed, _ = librosa.effects.trim(y, top_db=top_db, frame_length=frame, hop_length=hop)
+    return trimmed if len(trimmed) >= frame else y
+
+
 def coloured_noise(length, rng, exponent=1.0):
     """Noise with a 1/f**exponent power spectrum (0 white, 1 pink, 2 brown); unit RMS."""
     spectrum = rng.normal(size=length // 2 + 1) + 1j * rng.normal(size=length // 2 + 1)
@@ -75,6 +88,9 @@ def augment(y, sample_rate, length, rng, config=AugmentConfig(), noises=(), pad=
     (`pad=False`: the variant keeps its own length, for features that fit the
     clip to the window; no shift, and the noise covers only the clip)."""
     from apps.speech.audio import fix_length
+    # drawn only when asked, so that variants without trimming stay those of earlier versions
+    if config.trim_db and rng.random() < config.trim_probability:
+        y = trim_quiet_ends(y, sample_rate, float(rng.uniform(*config.trim_db)))
     if rng.random() < config.speed_probability:
         y = change_speed(y, float(rng.uniform(*config.speed_range)))
     own_length = len(y)

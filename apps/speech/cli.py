@@ -133,6 +133,9 @@ def _add_train_args(train):
     train.add_argument("--speed-range", type=float, nargs=2, default=(0.75, 1.25),
                        help="speed perturbation factors of augmented variants (default: %(default)s)")
     train.add_argument("--max-shift", type=float, default=0.1, help="time shift of augmented variants, seconds")
+    train.add_argument("--trim-db", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                       help="trim half the augmented variants' quiet ends at a random LOW..HIGH dB below their "
+                       "peak, as a corpus trimmed to minimal silence loses weak onsets (e.g. 15 35; default off)")
     train.add_argument("--random-placement", action="store_true",
                        help="augmented variants sit anywhere in the window the clip fits (no position cue)")
     train.add_argument("--vtlp", type=float, nargs=2, metavar=("LOW", "HIGH"),
@@ -207,7 +210,7 @@ def _feature_config(args):
 def _augment_config(args):
     from apps.speech.augment import AugmentConfig
     return AugmentConfig(speed_range=tuple(args.speed_range), max_shift_s=args.max_shift,
-                         random_placement=args.random_placement)
+                         random_placement=args.random_placement, trim_db=tuple(args.trim_db or ()))
 
 
 def _feature_augment_config(args):
@@ -709,7 +712,7 @@ def demo(out_dir, minutes, data_dir):
     args = argparse.Namespace(
         dataset="fsdd", data=None, arch="freq", val_speakers=["nicolas"], val_fraction=0.2, context=None,
         time_bins=3, context_stride=3, filters=(32, 32), hidden=128, dropout=0.3, augment_copies=0, deltas=2, n_mels=40,
-        speed_range=(0.75, 1.25), max_shift=0.1, random_placement=False, cmvn=False, floor_db=0.0, vad_db=40.0,
+        speed_range=(0.75, 1.25), max_shift=0.1, random_placement=False, trim_db=None, cmvn=False, floor_db=0.0, vad_db=40.0,
         vtlp=None, freq_masks=0, freq_mask_bands=0, time_masks=0, time_mask_frames=0,
         placement="centre", no_val=False, speaker_norm=False, sample_rate=None, init_model=None, init_layers=None,
         extra_train=[],
