@@ -1,6 +1,7 @@
 """Synthetic voices: reproducible voice sampling, the datasets' layouts, and real clips
 from the espeak-ng / flite engines that the dataset readers accept."""
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -109,3 +110,18 @@ def test_commands_voices_read_back_with_their_labels(tmp_path):
     labels = [data.COMMANDS_CLASSES[label] for _, label, _ in items]
     assert sorted(set(labels)) == sorted(data.COMMANDS_KEYWORDS + ["_unknown_"]) and labels.count("_unknown_") == 4
     assert len({speaker for *_, speaker in items}) == 2
+
+
+@needs_espeak
+def test_a_failed_phoneme_lookup_skips_and_reports_the_clip(monkeypatch, tmp_path):
+    def broken(*args):
+        raise subprocess.CalledProcessError(1, "espeak-ng", stderr="voice table missing")
+    synth.accented_phonemes.cache_clear()
+    monkeypatch.setattr(synth, "_espeak_output", broken)
+    try:
+        written, errors = synth.synthesise("fsdd", tmp_path, 2, engines=("espeak-ng",), foreign_share=1.0,
+                                           progress=False)
+    finally:
+        synth.accented_phonemes.cache_clear()
+    assert written == 0 and len(errors) == 20 and all("voice table missing" in e for e in errors)
+    assert (tmp_path / "voices.csv").is_file()

@@ -111,19 +111,18 @@ def sample_voices(count, seed=0, engines=ENGINES, foreign_share=0.0):
     voices = []
     for k in range(count):
         engine = engines[0] if len(engines) == 1 else ("flite" if rng.random() < FLITE_SHARE else "espeak-ng")
+        phonemes_from = ""
         if engine == "espeak-ng":
-            voice = f"{rng.choice(ESPEAK_ACCENTS)}+{rng.choice(ESPEAK_VARIANTS)}"
+            english, variant = rng.choice(ESPEAK_ACCENTS), rng.choice(ESPEAK_VARIANTS)
+            voice = f"{english}+{variant}"
             pitch, speed = rng.randint(15, 75), rng.randint(110, 210)
             # drawn only when asked, so that voices without accents stay those of earlier versions
             if foreign_share and rng.random() < foreign_share:
-                english, variant = voice.split("+")
-                voices.append(Voice(f"espeak{k:04d}s{seed}", engine, f"{rng.choice(ESPEAK_FOREIGN)}+{variant}",
-                                    pitch, speed, phonemes_from=english))
-                continue
+                voice, phonemes_from = f"{rng.choice(ESPEAK_FOREIGN)}+{variant}", english
         else:
             voice = rng.choice(FLITE_VOICES)
             pitch, speed = round(rng.uniform(80, 180), 1), round(rng.uniform(0.8, 1.3), 3)
-        voices.append(Voice(f"{engine.split('-')[0]}{k:04d}s{seed}", engine, voice, pitch, speed))
+        voices.append(Voice(f"{engine.split('-')[0]}{k:04d}s{seed}", engine, voice, pitch, speed, phonemes_from))
     return voices
 
 
@@ -163,7 +162,10 @@ def check_engines(engines):
 def _speak(job):
     voice, word, path = job
     path.parent.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(voice.command(word, path), capture_output=True, text=True)
+    try:
+        result = subprocess.run(voice.command(word, path), capture_output=True, text=True)
+    except subprocess.CalledProcessError as error:  # the phoneme lookup of a foreign accent failed
+        return f"{path.name}: {voice.engine} {voice.voice} failed on {word!r}: {error.stderr.strip()[:200]}"
     # espeak-ng exits 0 on some bad options: the file is the proof
     if result.returncode != 0 or not path.is_file() or path.stat().st_size <= 44:
         path.unlink(missing_ok=True)
