@@ -27,7 +27,7 @@ def _synthetic(n, seed):
 
 
 def _args(tmp_path, arch):
-    return argparse.Namespace(task="mr", arch=arch, embedding="rand", mode="nonstatic", extra_words=0,
+    return argparse.Namespace(task="mr", arch=arch, embedding="rand", mode="nonstatic", lexicon="none", extra_words=0,
                               optimizer="adam", dropout=0.5, seed=1, limit=None, epochs=3, batch_size=32,
                               learning_rate=3e-3, patience=None, time_budget=None, resume=False,
                               mixed_bfloat16=False, out=str(tmp_path / arch), data_dir=None, no_phrases=False,

@@ -19,9 +19,9 @@ def kv():
     return vectors
 
 
-def _prepare(kv, monkeypatch, task, texts):
+def _prepare(kv, monkeypatch, task, texts, lexicon="none"):
     monkeypatch.setattr(embeddings, "get_vectors", lambda *a, **k: kv)
-    args = argparse.Namespace(embedding="glove", extra_words=len(kv), seed=1)
+    args = argparse.Namespace(embedding="glove", extra_words=len(kv), seed=1, lexicon=lexicon)
     return cli.prepare(args, texts, task)
 
 
@@ -59,3 +59,19 @@ def test_vector_files_load_once(tmp_path):
     first = embeddings.load_vectors(path)
     assert first.vector_size == 2 and first.index_to_key == ["good", "bad"]
     assert embeddings.load_vectors(str(path)) is first
+
+
+def test_the_vader_lexicon_adds_each_words_polarity(kv, monkeypatch):
+    """--lexicon vader: two more columns, [positive, negative] valence / 4; zeros for unrated
+    words and padding; the pretrained part is unchanged."""
+    texts = ["what a wonderful film", "the capital is awful", "Great Paris"]
+    rule, vocab, plain, _ = _prepare(kv, monkeypatch, "sst2", texts)
+    _, vocab_lex, matrix, _ = _prepare(kv, monkeypatch, "sst2", texts, lexicon="vader")
+    assert vocab_lex.words == vocab.words and matrix.shape == (plain.shape[0], plain.shape[1] + 2)
+    np.testing.assert_array_equal(matrix[:, :-2], plain)
+    polarity = {word: matrix[vocab.index[word], -2:] for word in vocab.words[2:]}
+    assert polarity["wonderful"][0] == pytest.approx(2.7 / 4) and polarity["wonderful"][1] == 0  # VADER: +2.7
+    assert polarity["awful"][1] == pytest.approx(2.0 / 4) and polarity["awful"][0] == 0  # VADER: -2.0
+    assert not polarity["film"].any() and not polarity["capital"].any() and not matrix[0, -2:].any()
+    if "great" in polarity:  # sst rules lower-case; a cased word looks up its lower-case rating
+        assert polarity["great"][0] > 0

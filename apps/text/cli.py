@@ -33,6 +33,9 @@ def register(subparsers):
         parser.add_argument("--embedding", default="glove",
                             help="glove (GloVe 6B 50d), word2vec (trained on the training text), rand, "
                                  "or a word2vec/GloVe vectors file (default: %(default)s)")
+        parser.add_argument("--lexicon", choices=["none", "vader"], default="none",
+                            help="vader: append each word's VADER sentiment valence to its embedding "
+                                 "(two columns, positive and negative; default: %(default)s)")
         parser.add_argument("--mode", choices=EMBEDDINGS, default="multichannel",
                             help="rand/static/nonstatic/multichannel (default: %(default)s)")
         parser.add_argument("--extra-words", type=int, default=20000,
@@ -121,6 +124,8 @@ def prepare(args, train_texts, task):
     extra = embeddings.frequent_pretrained_words(kv, args.extra_words)
     vocab = Vocabulary.from_texts(tokens, extra_words=extra)
     matrix, found = embeddings.embedding_matrix(vocab, kv, seed=args.seed)
+    if args.lexicon == "vader":
+        matrix = np.concatenate([matrix, embeddings.lexicon_columns(vocab)], axis=1)
     return rule, vocab, matrix, found
 
 
@@ -514,8 +519,8 @@ def demo(out_dir, minutes, data_dir):
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    args = argparse.Namespace(task="sst2", arch="kim", embedding="glove", mode="multichannel", extra_words=20000,
-                              optimizer="adam", dropout=0.5, data_dir=data_dir, out=str(out_dir / "run"), epochs=20,
+    args = argparse.Namespace(task="sst2", arch="kim", embedding="glove", mode="multichannel", lexicon="none",
+                              extra_words=20000, optimizer="adam", dropout=0.5, data_dir=data_dir, out=str(out_dir / "run"), epochs=20,
                               batch_size=50, learning_rate=1e-3, seed=1234, patience=None, resume=False,
                               time_budget=minutes, mixed_bfloat16=False, limit=None, no_phrases=True)
     started = time.time()

@@ -107,3 +107,18 @@ def frequent_pretrained_words(kv, count):
     if kv is None or not count:
         return []
     return [w for w in kv.index_to_key[:count] if w.isascii()]
+
+
+def lexicon_columns(vocab):
+    """(len(vocab), 2) float32: each word's VADER sentiment valence (Hutto & Gilbert 2014; 7,500
+    human-rated words and emoticons, -4..+4) as [positive part, negative part] / 4, zeros for words
+    not in the lexicon. Appended to the embeddings, they give a 50-d vector set the polarity that
+    distributional vectors blur ("good" and "bad" share contexts); cf. lexicon-integrated CNNs
+    (Shin et al. 2017). Two columns keep the width even for the DCNN's folding."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    lexicon = SentimentIntensityAnalyzer().lexicon
+    columns = np.zeros((len(vocab), 2), np.float32)
+    for index, word in enumerate(vocab.words[2:], 2):
+        valence = lexicon.get(word, lexicon.get(word.lower(), 0.0)) / 4.0
+        columns[index] = (max(valence, 0.0), max(-valence, 0.0))
+    return columns
