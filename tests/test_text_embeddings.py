@@ -65,7 +65,7 @@ def test_the_vader_lexicon_adds_each_words_polarity(kv, monkeypatch):
     """--lexicon vader: two more columns, [positive, negative] valence / 4; zeros for unrated
     words and padding; the pretrained part is unchanged."""
     texts = ["what a wonderful film", "the capital is awful", "Great Paris"]
-    rule, vocab, plain, _ = _prepare(kv, monkeypatch, "sst2", texts)
+    _, vocab, plain, _ = _prepare(kv, monkeypatch, "sst2", texts)
     _, vocab_lex, matrix, _ = _prepare(kv, monkeypatch, "sst2", texts, lexicon="vader")
     assert vocab_lex.words == vocab.words and matrix.shape == (plain.shape[0], plain.shape[1] + 2)
     np.testing.assert_array_equal(matrix[:, :-2], plain)
@@ -73,5 +73,4 @@ def test_the_vader_lexicon_adds_each_words_polarity(kv, monkeypatch):
     assert polarity["wonderful"][0] == pytest.approx(2.7 / 4) and polarity["wonderful"][1] == 0  # VADER: +2.7
     assert polarity["awful"][1] == pytest.approx(2.0 / 4) and polarity["awful"][0] == 0  # VADER: -2.0
     assert not polarity["film"].any() and not polarity["capital"].any() and not matrix[0, -2:].any()
-    if "great" in polarity:  # sst rules lower-case; a cased word looks up its lower-case rating
-        assert polarity["great"][0] > 0
+    assert polarity["great"][0] == pytest.approx(3.1 / 4)  # "Great": SST's rule lower-cases it

@@ -520,7 +520,8 @@ def demo(out_dir, minutes, data_dir):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     args = argparse.Namespace(task="sst2", arch="kim", embedding="glove", mode="multichannel", lexicon="none",
-                              extra_words=20000, optimizer="adam", dropout=0.5, data_dir=data_dir, out=str(out_dir / "run"), epochs=20,
+                              extra_words=20000, optimizer="adam", dropout=0.5, data_dir=data_dir,
+                              out=str(out_dir / "run"), epochs=20,
                               batch_size=50, learning_rate=1e-3, seed=1234, patience=None, resume=False,
                               time_budget=minutes, mixed_bfloat16=False, limit=None, no_phrases=True)
     started = time.time()
