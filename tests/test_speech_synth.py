@@ -51,7 +51,8 @@ def test_a_foreign_voice_speaks_the_english_phonemes_with_its_own_vowels():
     # a word whose sounds the table cannot render is said by the English voice with the same variant
     fallback = synth.Voice("espeak0002s0", "espeak-ng", "nl+m3", 50, 150, phonemes_from="en-us")
     assert synth.accented_phonemes("nl", "en-us", "backward") is None
-    assert fallback.command("backward", "x.wav")[2] == "en-us+m3" and fallback.command("backward", "x.wav")[-1] == "backward"
+    command = fallback.command("backward", "x.wav")
+    assert command[2] == "en-us+m3" and command[-1] == "backward"
 
 
 def test_plans_follow_the_dataset_layouts(tmp_path):

@@ -68,7 +68,10 @@ class Voice:
             if self.phonemes_from:
                 language, variant = self.voice.split("+")
                 phonemes = accented_phonemes(language, self.phonemes_from, word)
-                voice, text = (self.voice, f"[[{phonemes}]]") if phonemes else (f"{self.phonemes_from}+{variant}", word)
+                if phonemes:
+                    text = f"[[{phonemes}]]"
+                else:  # the table cannot say this word: the English voice says it
+                    voice = f"{self.phonemes_from}+{variant}"
             return ["espeak-ng", "-v", voice, "-p", str(int(self.pitch)), "-s", str(int(self.speed)),
                     "-w", str(path), text]
         return ["flite", "-voice", self.voice, "--setf", f"duration_stretch={self.speed:.3f}",
