@@ -41,6 +41,25 @@ def test_read_phn_names_the_bad_line(tmp_path):
         data.read_phn(path)
 
 
+def test_commands_digits_become_fsdd_clips_of_one_shared_speaker(tmp_path):
+    names = ["six/0c40e715_nohash_0.wav", "_unknown_/eight_5170b77f_nohash_2.wav.wav",
+             "_unknown_/bed_0ea0e2f4_nohash_1.wav", "yes/0c40e715_nohash_0.wav", "_silence_/1037.wav"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).touch()
+    items = data.commands_digit_items(tmp_path)
+    assert sorted((p.name, digit) for p, digit, _ in items) == [("0c40e715_nohash_0.wav", 6),
+                                                               ("eight_5170b77f_nohash_2.wav.wav", 8)]
+    assert {speaker for *_, speaker in items} == {data.COMMANDS_DIGITS_SPEAKER}
+    assert data.fsdd_extra_items(tmp_path) == items
+    (tmp_path / "3_theo_0.wav").touch()  # a folder with FSDD names is read as FSDD
+    assert [(p.name, d, s) for p, d, s in data.fsdd_extra_items(tmp_path)] == [("3_theo_0.wav", 3, "theo")]
+    for name in names[:2]:
+        (tmp_path / name).unlink()
+    with pytest.raises(UserError, match="no spoken digits in the Speech Commands layout"):
+        data.commands_digit_items(tmp_path)
+
+
 def test_speaker_split_never_mixes_speakers():
     items = [(f"f{i}", i % 3, f"spk{i % 17}") for i in range(340)]
     train, val = data.split_by_speaker(items, val_fraction=0.3)

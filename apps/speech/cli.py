@@ -158,7 +158,8 @@ def _add_train_args(train):
                        "8000 for FSDD, 16000 for the others); e.g. 8000 to pretrain on Speech Commands for FSDD")
     train.add_argument("--extra-train", nargs="+", metavar="DIR", default=[],
                        help="more training clips in the dataset's layout (e.g. `speech synth` voices): added to "
-                            "every training split, never validated on")
+                            "every training split, never validated on. FSDD also takes a Speech Commands folder "
+                            "or archive: its spoken digits (zero ... nine)")
     train.add_argument("--init-model", metavar="MODEL",
                        help="warm start (transfer): copy the weights of every layer of MODEL (a speech model) whose "
                        "name and shape match, e.g. the conv layers of a Speech Commands model into an FSDD one; "
@@ -242,7 +243,8 @@ def _extra_train_items(args, items):
     from apps.speech import data, examples
     if args.extra_train and args.dataset == "timit":
         raise UserError("--extra-train: for clip datasets (fsdd, commands)")
-    extra = [i for folder in args.extra_train for i in examples.items(args.dataset, data.resolve(folder))]
+    read = data.fsdd_extra_items if args.dataset == "fsdd" else lambda root: examples.items(args.dataset, root)
+    extra = [i for folder in args.extra_train for i in read(data.resolve(folder))]
     shared = sorted({i[-1] for i in extra} & {i[-1] for i in items})
     if shared:
         raise UserError(f"--extra-train: speakers also in the dataset: {', '.join(shared[:5])}")

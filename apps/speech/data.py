@@ -150,6 +150,40 @@ def commands_items(root):
     return items
 
 
+DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+# a digit word's folder (`six/<speaker>_nohash_0.wav`) or, in the test set's layout, its file name
+# in `_unknown_` (`_unknown_/six_<speaker>_nohash_0.wav`)
+_DIGIT_CLIP = re.compile(rf"^(?:({'|'.join(DIGIT_WORDS)})_)?([0-9a-f]{{8}})_nohash_", re.IGNORECASE)
+COMMANDS_DIGITS_SPEAKER = "speechcommands"
+
+
+def commands_digit_items(root):
+    """[(path, digit, speaker)] of the spoken digits in a Speech Commands folder: more
+    speakers for FSDD (`train --extra-train`). Most of its speakers say 1-3 digits, too few
+    clips for speaker statistics of their own, so all share the speaker name
+    COMMANDS_DIGITS_SPEAKER: speaker normalisation gives them the statistics of the whole
+    set, a stand-in like the one a lone clip gets."""
+    items = []
+    for path in _audio_files(resolve(root)):
+        match = _DIGIT_CLIP.match(path.name)
+        word = path.parent.name if path.parent.name in DIGIT_WORDS else (match and match.group(1))
+        if match and word:
+            items.append((path, DIGIT_WORDS.index(word.lower()), COMMANDS_DIGITS_SPEAKER))
+    if not items:
+        raise UserError(f"{root}: no spoken digits in the Speech Commands layout (zero/ ... nine/ word folders, "
+                        "or _unknown_/<digit word>_<speaker>_nohash_<n>.wav)")
+    return items
+
+
+def fsdd_extra_items(root):
+    """FSDD training clips (`train --extra-train`) from a folder in FSDD's layout or, when it
+    holds no FSDD-named file, the spoken digits of a Speech Commands folder."""
+    root = resolve(root)
+    if any(_FSDD_NAME.match(p.name) for p in _audio_files(root)):
+        return fsdd_items(root)
+    return commands_digit_items(root)
+
+
 def background_noise_files(root):
     """Noise sources for augmentation: `_background_noise_/` if present, else `_silence_/` clips."""
     root = resolve(root)
