@@ -241,6 +241,23 @@ def test_extra_train_clips_join_every_training_split_and_never_validation(small_
     assert "speakers also in the dataset: george" in capsys.readouterr().err
 
 
+def test_fsdd_extra_train_reads_the_digits_of_a_speech_commands_folder(small_fsdd, tmp_path):
+    import argparse
+    from apps.speech import data
+    from apps.speech.cli import _extra_train_items
+    commands = tmp_path / "commands"
+    for name in ("six/0c40e715_nohash_0.wav", "_unknown_/eight_5170b77f_nohash_2.wav", "yes/0c40e715_nohash_0.wav"):
+        (commands / name).parent.mkdir(parents=True, exist_ok=True)
+        (commands / name).symlink_to(next(small_fsdd.glob("0_george_*")))
+    items = data.fsdd_items(small_fsdd)
+    args = argparse.Namespace(dataset="fsdd", extra_train=[str(commands)])
+    extra = _extra_train_items(args, items)
+    assert sorted(digit for _, digit, _ in extra) == [6, 8]
+    assert {speaker for *_, speaker in extra} == {data.COMMANDS_DIGITS_SPEAKER}
+    args.dataset = "commands"  # a Commands model reads the same folder as keywords and unknown words
+    assert len(_extra_train_items(args, [])) == 3
+
+
 def test_cv_seeds_scores_the_ensemble_that_speech_ensemble_builds(trained, small_fsdd, tmp_path, capsys):
     out = tmp_path / "cv"
     assert run.main(["speech", "cv", "--dataset", "fsdd", "--data", str(small_fsdd), "--epochs", "1", "--seeds", "2",
