@@ -35,11 +35,10 @@ from apps.speech import data
 from shared.errors import UserError
 
 ENGINES = ("espeak-ng", "flite")
-FSDD_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+FSDD_WORDS = data.DIGIT_WORDS
 # Speech Commands' own auxiliary words (its "unknown" class) that are not keywords.
-COMMANDS_UNKNOWN_WORDS = ["bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow",
-                          "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-                          "backward", "forward", "follow", "learn", "visual"]
+COMMANDS_UNKNOWN_WORDS = (["bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow"]
+                          + data.DIGIT_WORDS + ["backward", "forward", "follow", "learn", "visual"])
 ESPEAK_ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd", "en-029"]
 ESPEAK_VARIANTS = ("m1 m2 m3 m4 m5 m6 m7 m8 adam Alex Andy antonio benjamin boris caleb david Denis ed edward "
                    "Gene gustave Hugo iven john Lee marcelo Marco Mario max Michael michel miguel Mike Mr paul "
