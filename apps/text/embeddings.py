@@ -76,12 +76,13 @@ def get_vectors(source, token_lists=None, dim=50, seed=1234):
     return load_vectors(source)
 
 
-def lookup(kv, word):
-    """The vector of `word`, else of its lower-case form (GloVe 6B is lower-case; TREC
-    keeps its case, so "Einstein" gets the vector of "einstein"), or None."""
+def lookup(table, word):
+    """The entry of `word` in `table` (KeyedVectors, or a dict such as a lexicon), else of its
+    lower-case form (GloVe 6B is lower-case; TREC keeps its case, so "Einstein" gets the
+    vector of "einstein"), or None."""
     for form in (word, word.lower()):
-        if form in kv.key_to_index:
-            return kv[form]
+        if form in table:
+            return table[form]
     return None
 
 
@@ -119,6 +120,6 @@ def lexicon_columns(vocab):
     lexicon = SentimentIntensityAnalyzer().lexicon
     columns = np.zeros((len(vocab), 2), np.float32)
     for index, word in enumerate(vocab.words[2:], 2):
-        valence = lexicon.get(word, lexicon.get(word.lower(), 0.0)) / 4.0
+        valence = (lookup(lexicon, word) or 0.0) / 4.0
         columns[index] = (max(valence, 0.0), max(-valence, 0.0))
     return columns
