@@ -52,8 +52,8 @@ def test_commands_digits_become_fsdd_clips_of_one_shared_speaker(tmp_path):
                                                                ("eight_5170b77f_nohash_2.wav.wav", 8)]
     assert {speaker for *_, speaker in items} == {data.COMMANDS_DIGITS_SPEAKER}
     assert data.fsdd_extra_items(tmp_path) == items
-    (tmp_path / "3_theo_0.wav").touch()  # a folder with FSDD names is read as FSDD
-    assert [(p.name, d, s) for p, d, s in data.fsdd_extra_items(tmp_path)] == [("3_theo_0.wav", 3, "theo")]
+    (tmp_path / "3_anna_0.wav").touch()  # a folder with FSDD names is read as FSDD
+    assert [(p.name, d, s) for p, d, s in data.fsdd_extra_items(tmp_path)] == [("3_anna_0.wav", 3, "anna")]
     for name in names[:2]:
         (tmp_path / name).unlink()
     with pytest.raises(UserError, match="no spoken digits in the Speech Commands layout"):
