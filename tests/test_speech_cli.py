@@ -281,3 +281,50 @@ def test_cv_seeds_scores_the_ensemble_that_speech_ensemble_builds(trained, small
     assert run.main(["speech", "ensemble", str(members[0]), str(trained / "model.keras"),
                      "--out", str(tmp_path / "bad.keras")]) != 0
     assert "features differs" in capsys.readouterr().err
+
+
+def test_cv_tta_at_the_training_threshold_is_the_plain_last_epoch_accuracy(small_fsdd, tmp_path, capsys):
+    assert run.main(["speech", "cv", "--dataset", "fsdd", "--data", str(small_fsdd), "--epochs", "1", "--filters", "4",
+                     "4", "--hidden", "8", "--placement", "fit", "--speaker-norm", "--tta-vad-db", "40",
+                     "--out", str(tmp_path / "cv"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for fold in summary["per_fold"]:  # one framing, the one trained on: the same features, the same model
+        assert fold["tta_accuracy"] == pytest.approx(fold["last_val_accuracy"], abs=1e-6)
+
+
+def test_tta_vad_db_cv_scores_what_an_exported_ensemble_predicts(trained, small_fsdd, tmp_path, capsys):
+    from apps.speech import features
+    from apps.speech.cli import _load
+    out = tmp_path / "cv"
+    assert run.main(["speech", "cv", "--dataset", "fsdd", "--data", str(small_fsdd), "--epochs", "1", "--seeds", "2",
+                     "--filters", "4", "4", "--hidden", "8", "--placement", "fit", "--tta-vad-db", "25", "40", "60",
+                     "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["ensemble_tta_accuracy"] == pytest.approx(
+        np.mean([f["ensemble_tta_accuracy"] for f in summary["per_fold"]]))
+    members = [str(out / "fold-lucas" / f"seed-{s}" / "model.keras") for s in (1234, 1235)]
+    ensemble, shipped = tmp_path / "ensemble.keras", tmp_path / "shipped.keras"
+    assert run.main(["speech", "ensemble", *members, "--out", str(ensemble)]) == 0
+    assert run.main(["speech", "export", "--model", str(ensemble), "--tta-vad-db", "25", "40", "60",
+                     "--out", str(shipped)]) == 0
+    assert run.main(["speech", "evaluate", "--model", str(shipped), "--data", str(small_fsdd),
+                     "--val-speakers", "lucas", "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    fold = next(f for f in summary["per_fold"] if f["fold"] == "lucas")
+    assert scored["accuracy"] == pytest.approx(fold["ensemble_tta_accuracy"]) and scored["tta_vad_db"] == [25, 40, 60]
+    # predict: a clip's probabilities are the mean over the three framings of it
+    clip = next(small_fsdd.glob("3_lucas_*"))
+    assert run.main(["speech", "predict", "--model", str(shipped), "--json", "--top", "10", str(clip)]) == 0
+    top = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["top"]
+    model, pre, config = _load(shipped)
+    x = np.stack([features.file_features(clip, framing) for framing in features.vote_configs(config, (25, 40, 60))])
+    expected = model.predict(x, verbose=0).mean(axis=0)
+    assert {t["label"]: t["probability"] for t in top} == {
+        pre["class_names"][i]: pytest.approx(float(p), abs=1e-4) for i, p in enumerate(expected)}
+    # the trim threshold frames the word only with placement fit
+    assert run.main(["speech", "export", "--model", str(trained / "model.keras"), "--tta-vad-db", "30",
+                     "--out", str(tmp_path / "bad.keras")]) != 0
+    assert "--placement fit" in capsys.readouterr().err
+    assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--tta-vad-db", "30",
+                     "--out", str(tmp_path / "bad")]) != 0
+    assert "--placement fit" in capsys.readouterr().err

@@ -136,6 +136,15 @@ def test_vad_threshold_decides_whether_a_quiet_fricative_is_kept():
     assert features.voiced_frames(static, 60.0)[:hiss_frames].all()
 
 
+def test_vote_configs_frame_the_word_at_each_threshold():
+    """Test-time framings: the same settings at each trim threshold; none asked, the model's own."""
+    config = features.FeatureConfig(placement="fit", vad_db=40.0, n_mels=20)
+    assert features.vote_configs(config) == [config]
+    framings = features.vote_configs(config, [30, 50])
+    assert [f.vad_db for f in framings] == [30.0, 50.0]
+    assert all(f == features.FeatureConfig(placement="fit", vad_db=f.vad_db, n_mels=20) for f in framings)
+
+
 def test_speaker_norm_removes_a_speakers_band_gain_and_offset():
     """A second 'speaker' whose static log-mel is the first's scaled and shifted per band
     (a voice or microphone colouring every clip alike) normalises to the same features."""

@@ -90,6 +90,8 @@ def register(subparsers):
                                    description=export_model.__doc__)
     export.add_argument("--model", required=True, help="a model saved by `speech train` (with optimizer state)")
     export.add_argument("--out", required=True, help="the .keras file to write (weights and config only)")
+    export.add_argument("--tta-vad-db", type=float, nargs="+", metavar="DB",
+                        help="set the trim thresholds the model averages its predictions over (as train's option)")
     export.set_defaults(func=export_model)
 
     saliency = subparsers.add_parser("saliency", help="spectrogram PNG with the model's saliency",
@@ -175,6 +177,10 @@ def _add_train_args(train):
     train.add_argument("--vad-db", type=float, default=40.0,
                        help="placement fit: keep the frames from the first to the last within this many dB of "
                        "the loudest (default: %(default)s; larger keeps quiet fricatives such as the /s/ of 'six')")
+    train.add_argument("--tta-vad-db", type=float, nargs="+", metavar="DB", default=[],
+                       help="placement fit: the model predicts each clip framed at each of these trim thresholds "
+                       "and averages the probabilities (test-time augmentation, e.g. 30 35 40 45 50; saved in the "
+                       "model; `cv` reports tta_accuracy at the last epoch)")
     train.add_argument("--workers", type=common.positive_int, default=1, help="feature extraction processes")
     common.add_data_dir(train)
     common.add_training_args(train, epochs=30, batch_size=64, learning_rate=2e-3, out="runs/speech")
@@ -196,6 +202,7 @@ def _feature_config(args):
         raise UserError("--init-layers: give the model to copy them from with --init-model")
     if args.speaker_norm and args.dataset == "timit":
         raise UserError("--speaker-norm: for clip datasets (fsdd, commands)")
+    _check_tta(args.tta_vad_db, args.placement if args.dataset != "timit" else "centre")
     config = dataclasses.replace(DEFAULT_FEATURES[args.dataset], deltas=args.deltas, n_mels=args.n_mels,
                                  cmvn=args.cmvn, floor_db=args.floor_db, vad_db=args.vad_db,
                                  speaker_norm=args.speaker_norm,
@@ -206,6 +213,14 @@ def _feature_config(args):
         config = dataclasses.replace(config, sample_rate=args.sample_rate,
                                      fmax=min(config.fmax or args.sample_rate / 2, args.sample_rate / 2))
     return config
+
+
+def _check_tta(vad_dbs, placement):
+    if vad_dbs and placement != "fit":
+        raise UserError("--tta-vad-db: the trim threshold frames the word only with --placement fit (clip datasets)")
+    if any(v <= 0 for v in vad_dbs):
+        raise UserError(f"--tta-vad-db {' '.join(f'{v:g}' for v in vad_dbs)}: thresholds are dB below the loudest "
+                        "frame, above 0")
 
 
 def _augment_config(args):
@@ -384,6 +399,8 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
                      "class_names": names, "features": config.to_dict(), "context": context}
     if "speaker_stats" in extra:
         preprocessing["speaker_stats"] = extra["speaker_stats"]
+    if args.tta_vad_db:
+        preprocessing["tta_vad_db"] = list(args.tta_vad_db)
     save = _save_fn(preprocessing)
     has_val = len(x_val) > 0
     metrics = training.fit(
@@ -448,7 +465,8 @@ def cross_validate(args):
         val_items = [i for i in items if i[-1] in held]
         x_train, y_train, x_val, y_val, context, extra = fold_arrays(args, config, root, items, train_items,
                                                                      val_items, extra_items=extra_items)
-        runs, probabilities = [], []
+        x_val_tta = _framings(config, val_items, args.tta_vad_db) if args.tta_vad_db else []
+        runs, probabilities, tta_probabilities = [], [], []
         for seed in range(args.seed, args.seed + args.seeds):
             out = Path(args.out) / f"fold-{name}" / (f"seed-{seed}" if args.seeds > 1 else "")
             model, metrics = fit_arrays(argparse.Namespace(**{**vars(args), "seed": seed}), config, x_train,
@@ -456,6 +474,9 @@ def cross_validate(args):
             runs.append(metrics)
             if args.seeds > 1:
                 probabilities.append(model.predict(x_val, batch_size=256, verbose=0))
+            if x_val_tta:
+                tta_probabilities.append(np.mean([model.predict(x, batch_size=256, verbose=0) for x in x_val_tta],
+                                                 axis=0))
         curves = [m["history"]["val_accuracy"] for m in runs]
         curve = [float(np.mean(c)) for c in zip(*curves)]  # a member's expected accuracy per epoch
         fold = {"fold": name, "val_speakers": len(held), "n": int(len(x_val)),
@@ -463,11 +484,17 @@ def cross_validate(args):
                 "best_epoch": int(np.argmax(curve)) + 1, "last_val_accuracy": curve[-1],
                 "val_accuracy_per_epoch": curve, "train_seconds": sum(m["train_seconds_this_run"] for m in runs)}
         if args.seeds > 1:
-            fold["ensemble_accuracy"] = float(np.mean(np.argmax(np.mean(probabilities, axis=0), axis=1) == y_val))
+            fold["ensemble_accuracy"] = _accuracy(np.mean(probabilities, axis=0), y_val)
+        if x_val_tta:
+            fold["tta_accuracy"] = float(np.mean([_accuracy(p, y_val) for p in tta_probabilities]))
+            if args.seeds > 1:
+                fold["ensemble_tta_accuracy"] = _accuracy(np.mean(tta_probabilities, axis=0), y_val)
         folds.append(fold)
         print(f"fold {name}: best {fold['best_val_accuracy']:.4f} (epoch {fold['best_epoch']}), "
               f"last {curve[-1]:.4f}, n={len(x_val)}"
-              + (f", ensemble of {args.seeds} seeds {fold['ensemble_accuracy']:.4f}" if args.seeds > 1 else ""),
+              + (f", ensemble of {args.seeds} seeds {fold['ensemble_accuracy']:.4f}" if args.seeds > 1 else "")
+              + (f", with --tta-vad-db {fold['tta_accuracy']:.4f}" if x_val_tta else "")
+              + (f", ensemble with it {fold['ensemble_tta_accuracy']:.4f}" if x_val_tta and args.seeds > 1 else ""),
               flush=True)
     epochs = min(len(f["val_accuracy_per_epoch"]) for f in folds)
     mean_curve = [float(np.mean([f["val_accuracy_per_epoch"][e] for f in folds])) for e in range(epochs)]
@@ -482,16 +509,37 @@ def cross_validate(args):
         "n": int(sum(f["n"] for f in folds)), "seconds": round(time.time() - started, 1),
         **({"seeds": args.seeds, "ensemble_accuracy": float(np.mean([f["ensemble_accuracy"] for f in folds]))}
            if args.seeds > 1 else {}),
+        **{key: float(np.mean([f[key] for f in folds])) for key in ("tta_accuracy", "ensemble_tta_accuracy")
+           if key in folds[0]},
         "config": common.training_config(args, features=config.to_dict(), augment=dataclasses.asdict(_augment_config(args))),
     }
     training.write_json(Path(args.out) / "cv.json", summary)
     print(f"cv: mean accuracy {summary['accuracy']:.4f} at epoch {chosen + 1} over {len(folds)} folds "
           f"(mean best {summary['mean_best_val_accuracy']:.4f}, mean last {summary['mean_last_val_accuracy']:.4f})"
           + (f"; ensembles of {args.seeds} seeds at epoch {epochs}: {summary['ensemble_accuracy']:.4f}"
-             if args.seeds > 1 else ""))
+             if args.seeds > 1 else "")
+          + (f"; at epoch {epochs} with --tta-vad-db: {summary['tta_accuracy']:.4f}" if "tta_accuracy" in summary
+             else "")
+          + (f", ensembles with it {summary['ensemble_tta_accuracy']:.4f}" if "ensemble_tta_accuracy" in summary
+             else ""))
     if args.json:
         print_json_line({k: v for k, v in summary.items() if k != "config"})
     return 0
+
+
+def _accuracy(probabilities, y):
+    return float(np.mean(np.argmax(probabilities, axis=1) == y))
+
+
+def _framings(config, items, vad_dbs):
+    """The features of clip `items` at each trim threshold (`features.vote_configs`), each
+    normalised by speaker as `fold_arrays` does a validation split."""
+    from apps.speech import examples, features
+    out = []
+    for framing in features.vote_configs(config, vad_dbs):
+        x, _, speakers, _ = examples.clip_arrays(items, framing)
+        out.append(features.normalise_by_speaker(x, speakers) if framing.speaker_norm else x)
+    return out
 
 
 def _load(path):
@@ -519,15 +567,22 @@ def evaluate_model(args):
         x, y, errors = examples.frame_arrays(items, config, pre["context"])
     else:
         x, y, speakers, errors = examples.clip_arrays(items, config)
-        x = features.normalise_for_model(x, pre, None if args.lone_clips else speakers)
     for message in errors:
         print(f"skipped: {message}", file=sys.stderr)
     if len(x) == 0:
         raise UserError(f"{args.data}: no readable examples")
-    probabilities = model.predict(x, batch_size=args.batch_size, verbose=0)
+    if pre["task"] == "frames":
+        probabilities = model.predict(x, batch_size=args.batch_size, verbose=0)
+    else:
+        framings = features.vote_configs(config, pre.get("tta_vad_db", ()))
+        probabilities = np.mean([model.predict(
+            features.normalise_for_model(examples.clip_arrays(items, framing)[0] if framing != config else x, pre,
+                                         None if args.lone_clips else speakers),
+            batch_size=args.batch_size, verbose=0) for framing in framings], axis=0)
     metrics = classification_metrics(y, probabilities, names, top_k=(2,) if len(names) > 2 else ())
     metrics.update(model=str(args.model), data=str(args.data), dataset=dataset, task=pre["task"],
-                   files=len(items), skipped_files=len(errors), speakers=len({i[-1] for i in items}))
+                   files=len(items), skipped_files=len(errors), speakers=len({i[-1] for i in items}),
+                   **({"tta_vad_db": pre["tta_vad_db"]} if pre.get("tta_vad_db") else {}))
     return report_evaluation(args, metrics, y, probabilities, names,
                              title=f"{Path(args.model).name}: {dataset} ({metrics['speakers']} speakers)",
                              details=f"  skipped files {len(errors)}")
@@ -545,15 +600,20 @@ def predict_clip_file(model, pre, config, path, top=3, hop=0.5, chunk=64, normal
     from apps.speech import audio, features
     normalise = normalise or (lambda x: features.normalise_for_model(x, pre))
     names = pre["class_names"]
+    framings = features.vote_configs(config, pre.get("tta_vad_db", ()))
+
+    def probabilities(clips):  # a batch of waveforms: the mean over the model's framings
+        x = np.stack([features.clip_features(y, framing) for y in clips for framing in framings])
+        return model.predict(normalise(x), verbose=0).reshape(len(clips), len(framings), -1).mean(axis=1)
     duration = audio.duration_seconds(path)
     if duration <= 1.5 * config.clip_seconds:
-        probs = model.predict(normalise(features.file_features(path, config)[None]), verbose=0)[0]
+        probs = probabilities([audio.load_audio(path, config.sample_rate)])[0]
         return {"file": str(path), "duration_s": round(duration, 3), "top": _top(probs, names, top)}
     windows, batch, starts = [], [], []
 
     def flush():
         if batch:
-            for start, probs in zip(starts, model.predict(normalise(np.stack(batch)), verbose=0)):
+            for start, probs in zip(starts, probabilities(batch)):
                 windows.append({"start_s": round(start, 3), "top": _top(probs, names, 1)[0]})
             batch.clear()
             starts.clear()
@@ -561,7 +621,7 @@ def predict_clip_file(model, pre, config, path, top=3, hop=0.5, chunk=64, normal
         if np.abs(y).max() < audio.SILENCE_PEAK:
             windows.append({"start_s": round(start, 3), "top": {"label": SILENCE_LABEL, "probability": 1.0}})
             continue
-        batch.append(features.clip_features(y, config))
+        batch.append(y)
         starts.append(start)
         if len(batch) >= chunk:
             flush()
@@ -678,10 +738,15 @@ def synth_command(args):
 
 def export_model(args):
     """Re-save a trained model for shipping: the same weights, feature settings and
-    config, without the optimizer state (a third of the size with Adam)."""
+    config, without the optimizer state (a third of the size with Adam); --tta-vad-db
+    sets its test-time framings (e.g. on an ensemble)."""
     from shared.modelio import load_model, save_model
     model, meta = load_model(args.model, app=APP)
-    path = save_model(model, args.out, app=APP, preprocessing=meta["preprocessing"], config=meta["config"])
+    preprocessing = meta["preprocessing"]
+    if args.tta_vad_db:
+        _check_tta(args.tta_vad_db, preprocessing["features"]["placement"])
+        preprocessing = {**preprocessing, "tta_vad_db": list(args.tta_vad_db)}
+    path = save_model(model, args.out, app=APP, preprocessing=preprocessing, config=meta["config"])
     print(f"wrote {path} ({Path(path).stat().st_size / 1e6:.2f} MB)")
     return 0
 
@@ -715,7 +780,7 @@ def demo(out_dir, minutes, data_dir):
         dataset="fsdd", data=None, arch="freq", val_speakers=["nicolas"], val_fraction=0.2, context=None,
         time_bins=3, context_stride=3, filters=(32, 32), hidden=128, dropout=0.3, augment_copies=0, deltas=2, n_mels=40,
         speed_range=(0.75, 1.25), max_shift=0.1, random_placement=False, trim_db=None, cmvn=False, floor_db=0.0,
-        vad_db=40.0, vtlp=None, freq_masks=0, freq_mask_bands=0, time_masks=0, time_mask_frames=0,
+        vad_db=40.0, tta_vad_db=[], vtlp=None, freq_masks=0, freq_mask_bands=0, time_masks=0, time_mask_frames=0,
         placement="centre", no_val=False, speaker_norm=False, sample_rate=None, init_model=None, init_layers=None,
         extra_train=[],
         workers=1, data_dir=data_dir, out=str(out_dir / "run"), epochs=12, batch_size=64, learning_rate=2e-3,

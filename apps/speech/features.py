@@ -157,6 +157,14 @@ def normalise_for_model(x, preprocessing, speakers=None):
     return apply_speaker_statistics(x, stats["mean"], stats["std"])
 
 
+def vote_configs(config, vad_dbs=()):
+    """The feature settings a model's prediction averages over: `config` with each trim
+    threshold of `vad_dbs` (test-time augmentation of placement "fit": where a word starts
+    and ends in a noisy clip is uncertain, so each threshold frames it a little
+    differently), or `config` alone."""
+    return [dataclasses.replace(config, vad_db=float(v)) for v in vad_dbs] or [config]
+
+
 def fit_to_frames(static, voiced, frames):
     """Trim to the first..last voiced frame and stretch/squeeze linearly to `frames`:
     the word fills the window whatever its duration or position."""
