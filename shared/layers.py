@@ -241,6 +241,33 @@ class MaskTime(keras.layers.Layer):
         return input_shape
 
 
+def merge_class_probabilities(probabilities, groups):
+    """(batch, len(groups)) probabilities of coarser classes: each group's summed probability,
+    renormalised over the groups (classes in no group, e.g. SST's neutral, drop out)."""
+    merged = ops.stack([ops.sum(ops.take(probabilities, group, axis=-1), axis=-1) for group in groups], axis=-1)
+    return merged / ops.maximum(ops.sum(merged, axis=-1, keepdims=True), 1e-12)
+
+
+@keras.saving.register_keras_serializable(package="beyond_pixels")
+class MergeClasses(keras.layers.Layer):
+    """Softmax outputs of fine classes -> of coarse ones (`merge_class_probabilities`), e.g.
+    SST-5's five sentiment classes -> SST-2's negative (0, 1) and positive (3, 4): a model
+    trained on the fine labels answers the coarse question."""
+
+    def __init__(self, groups, **kwargs):
+        super().__init__(**kwargs)
+        self.groups = [list(map(int, group)) for group in groups]
+
+    def call(self, probabilities):
+        return merge_class_probabilities(probabilities, self.groups)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], len(self.groups))
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups}
+
+
 @keras.saving.register_keras_serializable(package="beyond_pixels")
 class LimitedWeightSharingConv2D(keras.layers.Layer):
     """2D convolution whose filters are shared only within sections of the last spatial axis.

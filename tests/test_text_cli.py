@@ -225,3 +225,70 @@ def test_a_binary_file_given_to_a_five_class_model_is_flagged(capsys):
     cli._warn_if_only_binary_labels("fine.dev", np.array([0, 1, 4] * 10), pre)
     cli._warn_if_only_binary_labels("binary.dev", np.array([0, 1] * 10), {"class_names": ["n", "p"], "task": "sst2"})
     assert capsys.readouterr().err == ""
+
+
+def _synthetic5(n, seed):
+    """Five classes, SST-5 style: the one sentiment word's class (0 very negative ... 4 very positive)."""
+    rng = np.random.default_rng(seed)
+    filler = "the a film movie story plot actors scene was is and of".split()
+    words_of = [["dreadful", "atrocious"], ["dull", "weak"], ["average", "ordinary"], ["nice", "good"],
+                ["superb", "masterful"]]
+    texts, labels = [], []
+    for _ in range(n):
+        label = int(rng.integers(5))
+        words = list(rng.choice(filler, int(rng.integers(2, 10))))
+        words.insert(int(rng.integers(len(words) + 1)), rng.choice(words_of[label]))
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, np.array(labels, dtype=np.int32)
+
+
+def test_collapse_turns_an_sst5_model_or_ensemble_into_an_sst2_model(tmp_path, capsys):
+    from apps.text.data import read_eval_file
+    from shared.layers import merge_class_probabilities
+    from shared.modelio import load_model
+    paths = []
+    for arch in ("kim", "dcnn"):
+        args = _args(tmp_path, arch)
+        args.epochs = 6
+        cli.train_once(args, "sst5", _synthetic5(600, 0), _synthetic5(100, 1), args.out, verbose=0)
+        paths.append(str(tmp_path / arch / "model.keras"))
+    assert run.main(["text", "ensemble", *paths, "--out", str(tmp_path / "ensemble5.keras")]) == 0
+    texts, labels = _synthetic5(200, 2)
+    keep = labels != 2  # SST-2 has no neutral sentences
+    data = tmp_path / "binary.dev"
+    data.write_text("".join(f"{int(l > 2)} {t}\n" for t, l, k in zip(texts, labels, keep) if k))
+    texts2, labels2 = read_eval_file(data, "sst2", 2)
+    for source in (paths[0], str(tmp_path / "ensemble5.keras")):
+        out = str(tmp_path / (Path(source).parent.name + "_sst2.keras"))
+        assert run.main(["text", "collapse", "--model", source, "--out", out]) == 0
+        fine, fine_meta = load_model(source, app="text")
+        model, meta = load_model(out, app="text")
+        assert meta["preprocessing"]["task"] == "sst2" and meta["preprocessing"]["class_names"] == ["negative",
+                                                                                                   "positive"]
+        p5 = cli.predict_probabilities(fine, cli.encode_texts(texts2, fine_meta)[1])
+        p2 = cli.predict_probabilities(model, cli.encode_texts(texts2, meta)[1])
+        expected = np.stack([p5[:, :2].sum(1), p5[:, 3:].sum(1)], axis=1)
+        np.testing.assert_allclose(p2, expected / expected.sum(1, keepdims=True), atol=1e-5)
+        np.testing.assert_allclose(np.asarray(merge_class_probabilities(p5, [[0, 1], [3, 4]])), p2, atol=1e-5)
+        capsys.readouterr()
+        assert run.main(["text", "evaluate", "--model", out, "--data", str(data), "--json"]) == 0
+        result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert result["n"] == len(labels2) and result["accuracy"] >= 0.9  # the fine model learned the task
+        (tokens,), (ids,) = cli.encode_texts(["the plot was atrocious"], meta)
+        explained, scores, _ = cli.kmax_explainer(model, meta["preprocessing"])(tokens, ids)
+        np.testing.assert_allclose(explained, np.asarray(model(np.array([ids], np.int32)))[0], atol=1e-6)
+        assert run.main(["text", "predict", "--model", out, "--json", "--color", "never",
+                         "the plot was atrocious"]) == 0
+        line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert line["label"] == "negative" and set(line["probabilities"]) == {"negative", "positive"}
+    # collapsed models ensemble like any SST-2 models (their outputs are already binary)
+    both = str(tmp_path / "both.keras")
+    assert run.main(["text", "ensemble", str(tmp_path / "kim_sst2.keras"), str(tmp_path / "kim_sst2.keras"),
+                     "--out", both]) == 0
+    model, meta = load_model(both, app="text")
+    explained, _, _ = cli.kmax_explainer(model, meta["preprocessing"])(tokens, ids)
+    np.testing.assert_allclose(explained, np.asarray(model(np.array([ids], np.int32)))[0], atol=1e-6)
+    # only an SST-5 model has the classes to merge
+    assert run.main(["text", "collapse", "--model", out, "--out", str(tmp_path / "again.keras")]) != 0
+    assert "collapse takes an sst5 model" in capsys.readouterr().err

@@ -112,3 +112,14 @@ def test_layers_round_trip_through_a_keras_file(tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(model.predict(data, verbose=0), loaded.predict(data, verbose=0), atol=1e-6)
+
+
+def test_merge_classes_sums_groups_renormalises_and_saves(tmp_path):
+    from shared.layers import MergeClasses
+    probabilities = np.array([[0.1, 0.2, 0.4, 0.2, 0.1], [0.0, 0.0, 0.5, 0.5, 0.0]], np.float32)
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, MergeClasses([[0, 1], [3, 4]])(inputs))
+    np.testing.assert_allclose(model.predict(probabilities, verbose=0), [[0.5, 0.5], [0.0, 1.0]], atol=1e-6)
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(again.predict(probabilities, verbose=0), [[0.5, 0.5], [0.0, 1.0]], atol=1e-6)

@@ -79,6 +79,12 @@ def register(subparsers):
 
     common.add_ensemble_parser(subparsers, ensemble_models, "of the same task, cleaning rule and vocabulary")
 
+    collapse = subparsers.add_parser("collapse", help="an SST-5 model (or ensemble) as an SST-2 model",
+                                     description=collapse_model.__doc__)
+    collapse.add_argument("--model", required=True, help="a model of --task sst5 (or an ensemble of them)")
+    collapse.add_argument("--out", required=True, help="the SST-2 .keras file to write")
+    collapse.set_defaults(func=collapse_model)
+
     crossval = subparsers.add_parser("crossval", help="10-fold CV (MR, Subj, CR, MPQA) or TREC's test split",
                                      description=crossval_task.__doc__)
     model_args(crossval)
@@ -218,11 +224,38 @@ def ensemble_models(args):
     from shared.ensemble import ensemble_files
 
     def preprocessing(metas):
-        return {**metas[0]["preprocessing"], "arch": "ensemble",
-                "member_archs": [meta["preprocessing"]["arch"] for meta in metas]}
+        first = {k: v for k, v in metas[0]["preprocessing"].items() if k != "class_groups"}  # members merge
+        return {**first, "arch": "ensemble", "member_archs": [meta["preprocessing"]["arch"] for meta in metas]}
     archs = ensemble_files(args.models, args.out, app=APP, same=("task", "rule", "class_names", "vocabulary"),
                            preprocessing=preprocessing)["member_archs"]
     print(f"wrote {args.out}: the mean of {len(archs)} models ({', '.join(archs)})")
+    return 0
+
+
+def collapse_model(args):
+    """Write an SST-5 model as an SST-2 one: P(positive) is the probability of "positive" and
+    "very positive" over the four non-neutral classes (`shared.layers.MergeClasses`). Why: a
+    model trained on the five labels of all phrases, neutral ones included, learns from twice
+    the phrases and from intensity; on SST-2 dev such models beat the ones trained on the
+    binary labels (models/text_sst2.md). `evaluate`, `predict` and `visualize` take the result
+    like any SST-2 model."""
+    import keras
+
+    from apps.text.data import SST2_CLASSES, sst2_groups
+    from shared.layers import MergeClasses
+    from shared.modelio import load_model, save_model
+
+    model, meta = load_model(args.model, app=APP)
+    pre = meta["preprocessing"]
+    if pre.get("task") != "sst5":
+        raise UserError(f"{args.model}: a model of task {pre.get('task')!r}; collapse takes an sst5 model")
+    groups = sst2_groups()
+    merged = keras.Model(model.inputs, MergeClasses(groups, name="sst2_from_sst5")(model.outputs[0]),
+                         name=f"{model.name}_sst2")
+    save_model(merged, args.out, app=APP, config={"command": "collapse", "source": str(args.model),
+                                                  "source_config": meta.get("config", {})},
+               preprocessing={**pre, "task": "sst2", "class_names": SST2_CLASSES, "class_groups": groups})
+    print(f"wrote {args.out}: {args.model} answering SST-2 (negative = classes {groups[0]}, positive = {groups[1]})")
     return 0
 
 
@@ -307,9 +340,11 @@ def kmax_explainer(model, preprocessing):
     positions index words directly). For an ensemble, the members' word scores
     and top n-gram weights, each member's scaled to a maximum of 1, are averaged."""
     from shared.ensemble import members
+    from shared.layers import merge_class_probabilities
     if preprocessing.get("arch") != "ensemble":
         return _member_explainer(model, preprocessing.get("arch"))
     parts = [_member_explainer(m, arch) for m, arch in zip(members(model), preprocessing["member_archs"])]
+    groups = preprocessing.get("class_groups")  # a collapsed ensemble: its members answer the fine classes
 
     def run(tokens, ids):
         # the ensemble's output is the members' mean, so their probabilities give it without another pass
@@ -322,6 +357,8 @@ def kmax_explainer(model, preprocessing):
             for gram, weight in part_ngrams:
                 ngrams[gram] = ngrams.get(gram, 0.0) + weight / part_ngrams[0][1] / len(parts)
         top = sorted(ngrams.items(), key=lambda kv: -kv[1])[:3]
+        if groups:
+            probabilities = np.asarray(merge_class_probabilities(probabilities[None], groups))[0]
         return probabilities, scores, [(gram, round(weight, 2)) for gram, weight in top]
     return run
 

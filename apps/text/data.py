@@ -127,6 +127,11 @@ def sst_label(label, task):
     return None if label == 2 else int(label > 2)
 
 
+def sst2_groups():
+    """The SST-5 labels of each SST-2 class, as `sst_label` maps them: [[0, 1], [3, 4]]."""
+    return [[label for label in range(5) if sst_label(label, "sst2") == binary] for binary in (0, 1)]
+
+
 def read_trees(path, task, phrases=False):
     """(texts, labels) of a PTB tree file: the sentences, or with `phrases` every
     distinct phrase of every tree (first label seen; SST labels each phrase once)."""
