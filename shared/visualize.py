@@ -108,21 +108,53 @@ class DenseLogits(keras.layers.Layer):
         return logits + ops.cast(self.dense.bias, x.dtype) if self.dense.use_bias else logits
 
 
+class LogProbabilities(keras.layers.Layer):
+    """log(p): the class score of a model whose last layer is not a softmax; a layer for the
+    same reason as `DenseLogits`."""
+
+    def call(self, probabilities):
+        return ops.log(probabilities + 1e-12)
+
+
+class MergedLogits(keras.layers.Layer):
+    """The logit of each merged class (`shared.layers.MergeClasses`): log-sum-exp of its fine
+    classes' logits, the log of its unnormalised probability."""
+
+    def __init__(self, groups, **kwargs):
+        super().__init__(**kwargs)
+        self.groups = groups
+
+    def call(self, logits):
+        return ops.stack([ops.logsumexp(ops.take(logits, group, axis=-1), axis=-1) for group in self.groups],
+                         axis=-1)
+
+
+def _is_softmax_dense(layer):
+    return isinstance(layer, keras.layers.Dense) and getattr(layer.activation, "__name__", "") == "softmax"
+
+
 def logits_model(model):
     """A model from the input to the class scores before the softmax.
 
     Maximizing a softmax probability mostly pushes the other classes down; the
     logit asks for evidence of the class itself (Simonyan et al. 2013). Handles a
-    final Dense(softmax) and a final Softmax/Activation layer; otherwise the log of
-    the output is used (equal to the logit up to a shared constant)."""
+    final Dense(softmax), a final Softmax/Activation layer, and merged classes after
+    a Dense(softmax); otherwise the log of the output is used (equal to the logit up
+    to a shared constant)."""
+    from shared.layers import MergeClasses
     last = model.layers[-1]
     activation = getattr(last, "activation", None)
-    if isinstance(last, keras.layers.Dense) and getattr(activation, "__name__", "") == "softmax":
+    if _is_softmax_dense(last):
         return keras.Model(_input(model), DenseLogits(last)(last.input))
     if isinstance(last, keras.layers.Softmax) or (
             isinstance(last, keras.layers.Activation) and getattr(activation, "__name__", "") == "softmax"):
         return keras.Model(_input(model), last.input)
-    return keras.Model(_input(model), ops.log(model.outputs[0] + 1e-12))
+    if isinstance(last, MergeClasses):
+        fine = last.input._keras_history.operation
+        if _is_softmax_dense(fine):
+            return keras.Model(_input(model), MergedLogits(last.groups, name="merged_logits")(
+                DenseLogits(fine)(fine.input)))
+    return keras.Model(_input(model), LogProbabilities(name="log_probabilities")(model.outputs[0]))
 
 
 # ---------------------------------------------------------------- targets

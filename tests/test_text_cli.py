@@ -282,6 +282,20 @@ def test_collapse_turns_an_sst5_model_or_ensemble_into_an_sst2_model(tmp_path, c
                          "the plot was atrocious"]) == 0
         line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert line["label"] == "negative" and set(line["probabilities"]) == {"negative", "positive"}
+    # the class score visualize explains: each merged class's log-sum-exp of the fine logits (not the
+    # log of a saturated probability, whose gradient vanishes)
+    from scipy.special import logsumexp
+    from shared.visualize import logits_model
+    collapsed = str(tmp_path / "kim_sst2.keras")
+    model, meta = load_model(collapsed, app="text")
+    fine, _ = load_model(paths[0], app="text")
+    batch = np.array([ids], np.int32)
+    fine_logits = np.asarray(logits_model(fine)(batch))[0]
+    np.testing.assert_allclose(np.asarray(logits_model(model)(batch))[0],
+                               [logsumexp(fine_logits[:2]), logsumexp(fine_logits[3:])], atol=1e-4)
+    assert run.main(["text", "visualize", "--model", collapsed, "--out", str(tmp_path / "viz"), "--text",
+                     "the film was superb", "--color", "never"]) == 0
+    assert (tmp_path / "viz" / "saliency_kmax.png").exists()
     # collapsed models ensemble like any SST-2 models (their outputs are already binary)
     both = str(tmp_path / "both.keras")
     assert run.main(["text", "ensemble", str(tmp_path / "kim_sst2.keras"), str(tmp_path / "kim_sst2.keras"),
