@@ -328,3 +328,34 @@ def test_tta_vad_db_cv_scores_what_an_exported_ensemble_predicts(trained, small_
     assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--tta-vad-db", "30",
                      "--out", str(tmp_path / "bad")]) != 0
     assert "--placement fit" in capsys.readouterr().err
+
+
+def test_predict_same_speaker_normalises_each_framing_with_its_own_statistics(small_fsdd, tmp_path, capsys):
+    from apps.speech import features
+    from apps.speech.cli import _load
+    out, shipped = tmp_path / "norm", tmp_path / "shipped.keras"
+    assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--val-speakers", "lucas",
+                     "--epochs", "1", "--filters", "4", "4", "--hidden", "8", "--placement", "fit",
+                     "--speaker-norm", "--out", str(out)]) == 0
+    assert run.main(["speech", "export", "--model", str(out / "model.keras"), "--tta-vad-db", "20", "60",
+                     "--out", str(shipped)]) == 0
+    clips = sorted(small_fsdd.glob("*_lucas_*.wav"))
+    capsys.readouterr()
+    assert run.main(["speech", "predict", "--model", str(shipped), "--json", "--top", "10", "--same-speaker",
+                     *map(str, clips)]) == 0
+    predicted = [{t["label"]: t["probability"] for t in json.loads(line)["top"]}
+                 for line in capsys.readouterr().out.strip().splitlines()]
+    # the reference: each framing of all the speaker's clips normalised by their own statistics (as `evaluate`)
+    model, pre, config = _load(shipped)
+    expected = np.mean([model.predict(features.normalise_by_speaker(
+        np.stack([features.file_features(c, framing) for c in clips]), ["lucas"] * len(clips)), verbose=0)
+        for framing in features.vote_configs(config, (20, 60))], axis=0)
+    assert len(predicted) == len(clips) == 20
+    for probs, reference in zip(predicted, expected):
+        assert probs == {pre["class_names"][i]: pytest.approx(float(p), abs=1e-4) for i, p in enumerate(reference)}
+    capsys.readouterr()
+    assert run.main(["speech", "evaluate", "--model", str(shipped), "--data", str(small_fsdd), "--val-speakers",
+                     "lucas", "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    labels = [pre["class_names"][i] for i in expected.argmax(1)]
+    assert scored["accuracy"] == pytest.approx(np.mean([l == c.name.split("_")[0] for l, c in zip(labels, clips)]))

@@ -8,7 +8,6 @@
 """
 import argparse
 import dataclasses
-import functools
 import json
 import sys
 import time
@@ -596,15 +595,16 @@ def _top(probs, names, k):
 def predict_clip_file(model, pre, config, path, top=3, hop=0.5, chunk=64, normalise=None):
     """A dict for one file: a single clip (up to 1.5 clip lengths) or, for longer
     recordings, one prediction per window, streamed in chunks (bounded memory).
-    `normalise(x)` prepares a batch of features (default: `features.normalise_for_model`)."""
+    `normalise(x, i)` prepares a batch of features framed by the model's i-th framing
+    (default: `features.normalise_for_model`)."""
     from apps.speech import audio, features
-    normalise = normalise or (lambda x: features.normalise_for_model(x, pre))
+    normalise = normalise or (lambda x, i: features.normalise_for_model(x, pre))
     names = pre["class_names"]
     framings = features.vote_configs(config, pre.get("tta_vad_db", ()))
 
     def probabilities(clips):  # a batch of waveforms: the mean over the model's framings
-        x = np.stack([features.clip_features(y, framing) for y in clips for framing in framings])
-        return model.predict(normalise(x), verbose=0).reshape(len(clips), len(framings), -1).mean(axis=1)
+        return np.mean([model.predict(normalise(np.stack([features.clip_features(y, framing) for y in clips]), i),
+                                      verbose=0) for i, framing in enumerate(framings)], axis=0)
     duration = audio.duration_seconds(path)
     if duration <= 1.5 * config.clip_seconds:
         probs = probabilities([audio.load_audio(path, config.sample_rate)])[0]
@@ -649,9 +649,9 @@ def predict_frames_file(model, pre, config, path):
     return {"file": str(path), "frames": int(len(labels)), "phones": runs}
 
 
-def _clip_files_statistics(paths, config):
-    """One speaker's statistics over the clip-length files among `paths` (None if none is
-    readable; unreadable ones are reported when predicted)."""
+def _clip_files_statistics(paths, config, framings):
+    """One speaker's statistics over the clip-length files among `paths`, one (mean, std)
+    per framing (None if none is readable; unreadable ones are reported when predicted)."""
     from apps.speech import audio, features
     clips = []
     for path in paths:
@@ -660,8 +660,8 @@ def _clip_files_statistics(paths, config):
                 clips.append(path)
         except UserError:
             pass
-    x, _, _ = features.batch_features(clips, config, cache=False)
-    return features.speaker_statistics(x) if len(x) else None
+    arrays = [features.batch_features(clips, framing, cache=False)[0] for framing in framings]
+    return [features.speaker_statistics(x) for x in arrays] if len(arrays[0]) else None
 
 
 def predict_files(args):
@@ -674,9 +674,10 @@ def predict_files(args):
     model, pre, config = _load(args.model)
     normalise = None
     if args.same_speaker and config.speaker_norm:
-        stats = _clip_files_statistics(args.files, config)
-        if stats is not None:
-            normalise = functools.partial(features.apply_speaker_statistics, mean=stats[0], std=stats[1])
+        stats = _clip_files_statistics(args.files, config, features.vote_configs(config, pre.get("tta_vad_db", ())))
+        if stats is not None:  # each framing with its own statistics, as `evaluate` normalises
+            def normalise(x, i):
+                return features.apply_speaker_statistics(x, mean=stats[i][0], std=stats[i][1])
     failures = 0
     for path in args.files:
         try:
