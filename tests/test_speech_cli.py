@@ -302,6 +302,11 @@ def test_tta_vad_db_cv_scores_what_an_exported_ensemble_predicts(trained, small_
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["ensemble_tta_accuracy"] == pytest.approx(
         np.mean([f["ensemble_tta_accuracy"] for f in summary["per_fold"]]))
+    for key in ("ensemble_accuracy", "ensemble_tta_accuracy"):  # smaller ensembles: seed 1234 alone, then both
+        assert len(summary[f"{key}_by_seeds"]) == 2 and summary[f"{key}_by_seeds"][1] == pytest.approx(summary[key])
+    assert summary["ensemble_accuracy_by_seeds"][0] == pytest.approx(np.mean(
+        [json.loads((out / f"fold-{f['fold']}" / "seed-1234" / "metrics.json").read_text())["history"]
+         ["val_accuracy"][-1] for f in summary["per_fold"]]))
     members = [str(out / "fold-lucas" / f"seed-{s}" / "model.keras") for s in (1234, 1235)]
     ensemble, shipped = tmp_path / "ensemble.keras", tmp_path / "shipped.keras"
     assert run.main(["speech", "ensemble", *members, "--out", str(ensemble)]) == 0

@@ -483,11 +483,13 @@ def cross_validate(args):
                 "best_epoch": int(np.argmax(curve)) + 1, "last_val_accuracy": curve[-1],
                 "val_accuracy_per_epoch": curve, "train_seconds": sum(m["train_seconds_this_run"] for m in runs)}
         if args.seeds > 1:
-            fold["ensemble_accuracy"] = _accuracy(np.mean(probabilities, axis=0), y_val)
+            fold["ensemble_accuracy_by_seeds"] = _ensemble_accuracies(probabilities, y_val)
+            fold["ensemble_accuracy"] = fold["ensemble_accuracy_by_seeds"][-1]
         if x_val_tta:
             fold["tta_accuracy"] = float(np.mean([_accuracy(p, y_val) for p in tta_probabilities]))
             if args.seeds > 1:
-                fold["ensemble_tta_accuracy"] = _accuracy(np.mean(tta_probabilities, axis=0), y_val)
+                fold["ensemble_tta_accuracy_by_seeds"] = _ensemble_accuracies(tta_probabilities, y_val)
+                fold["ensemble_tta_accuracy"] = fold["ensemble_tta_accuracy_by_seeds"][-1]
         folds.append(fold)
         print(f"fold {name}: best {fold['best_val_accuracy']:.4f} (epoch {fold['best_epoch']}), "
               f"last {curve[-1]:.4f}, n={len(x_val)}"
@@ -510,6 +512,8 @@ def cross_validate(args):
            if args.seeds > 1 else {}),
         **{key: float(np.mean([f[key] for f in folds])) for key in ("tta_accuracy", "ensemble_tta_accuracy")
            if key in folds[0]},
+        **{key: np.mean([f[key] for f in folds], axis=0).tolist()
+           for key in ("ensemble_accuracy_by_seeds", "ensemble_tta_accuracy_by_seeds") if key in folds[0]},
         "config": common.training_config(args, features=config.to_dict(), augment=dataclasses.asdict(_augment_config(args))),
     }
     training.write_json(Path(args.out) / "cv.json", summary)
@@ -528,6 +532,11 @@ def cross_validate(args):
 
 def _accuracy(probabilities, y):
     return float(np.mean(np.argmax(probabilities, axis=1) == y))
+
+
+def _ensemble_accuracies(probabilities, y):
+    """The accuracy of the first 1, 2, ... K members' mean (what a smaller ensemble scores)."""
+    return [_accuracy(np.mean(probabilities[:k], axis=0), y) for k in range(1, len(probabilities) + 1)]
 
 
 def _framings(config, items, vad_dbs):
