@@ -681,12 +681,13 @@ def predict_files(args):
     training speakers' average statistics, or with --same-speaker those of the clips given."""
     from apps.speech import features
     model, pre, config = _load(args.model)
-    normalise = None
-    if args.same_speaker and config.speaker_norm:
-        stats = _clip_files_statistics(args.files, config, features.vote_configs(config, pre.get("tta_vad_db", ())))
-        if stats is not None:  # each framing with its own statistics, as `evaluate` normalises
-            def normalise(x, i):
-                return features.apply_speaker_statistics(x, mean=stats[i][0], std=stats[i][1])
+    stats = (_clip_files_statistics(args.files, config, features.vote_configs(config, pre.get("tta_vad_db", ())))
+             if args.same_speaker and config.speaker_norm else None)
+
+    def normalise(x, i):  # each framing with its own statistics, as `evaluate` normalises
+        if stats is None:
+            return features.normalise_for_model(x, pre)
+        return features.apply_speaker_statistics(x, mean=stats[i][0], std=stats[i][1])
     failures = 0
     for path in args.files:
         try:
