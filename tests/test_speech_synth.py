@@ -11,6 +11,10 @@ from shared.errors import UserError
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                   reason="espeak-ng is not installed (apt-get install espeak-ng)")
+needs_mbrola_us1 = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("mbrola") is None
+    or not (synth.MBROLA_DIR / "us1" / "us1").is_file(),
+    reason="espeak-ng, mbrola or its us1 voice is not installed (apt-get install espeak-ng mbrola mbrola-us1)")
 
 
 def test_voices_are_reproducible_distinct_and_in_range():
@@ -25,6 +29,39 @@ def test_voices_are_reproducible_distinct_and_in_range():
         else:
             assert 80 <= v.pitch <= 180 and 0.8 <= v.speed <= 1.3 and v.voice in synth.FLITE_VOICES
     assert {v.engine for v in synth.sample_voices(20, engines=("espeak-ng",))} == {"espeak-ng"}
+
+
+def test_mbrola_voices_take_their_share_and_speak_through_espeak_ng():
+    mixed = synth.sample_voices(300, seed=3, engines=("espeak-ng", "flite", "mbrola"))
+    counts = {e: sum(v.engine == e for v in mixed) for e in synth.ALL_ENGINES}
+    assert 60 <= counts["mbrola"] <= 120 and 15 <= counts["flite"] <= 50  # shares 0.3 and 0.1
+    for v in synth.sample_voices(100, seed=3, engines=("mbrola",)):
+        assert v.engine == "mbrola" and v.voice in synth.MBROLA_VOICES and 20 <= v.pitch <= 80
+        command = v.command("six", "x.wav")
+        assert command[:3] == ["espeak-ng", "-v", f"mb-{v.voice}"] and command[-1] == "six"
+    assert {v.engine for v in synth.sample_voices(50, engines=("flite", "mbrola"))} == {"flite", "mbrola"}
+
+
+def test_a_missing_mbrola_voice_names_its_package(monkeypatch, tmp_path):
+    monkeypatch.setattr(synth, "MBROLA_DIR", tmp_path / "no-mbrola-here")
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    voice = synth.Voice("mbrola0000s0", "mbrola", "de3-en", 50, 150)
+    with pytest.raises(UserError, match=r"apt-get install mbrola-de3 \(Debian's contrib"):
+        synth.check_engines(("mbrola",), [voice])
+    synth.check_engines(("espeak-ng",), [voice])  # an engine that is not asked for is not checked
+
+
+@needs_mbrola_us1
+def test_mbrola_voices_read_back_as_the_dataset(monkeypatch, tmp_path):
+    monkeypatch.setattr(synth, "MBROLA_VOICES", ["us1"])  # the one voice CI installs
+    written, errors = synth.synthesise("fsdd", tmp_path, 2, seed=5, engines=("mbrola",), progress=False)
+    assert written == 20 and errors == []
+    items = data.fsdd_items(tmp_path)
+    assert sorted(label for _, label, _ in items) == sorted(list(range(10)) * 2)
+    for path, label, _ in items:
+        y = audio.load_audio(path, 16000)
+        assert 0.15 < len(y) / 16000 < 2.0 and np.sqrt(np.mean(y ** 2)) > 1e-3
+    assert "mbrola0000s5,mbrola,us1," in (tmp_path / "voices.csv").read_text()
 
 
 def test_foreign_accents_are_drawn_only_when_asked():

@@ -1,4 +1,4 @@
-"""Synthetic voices: a dataset's words spoken by the text-to-speech engines espeak-ng and flite.
+"""Synthetic voices: a dataset's words spoken by the text-to-speech engines espeak-ng, flite and MBROLA.
 
 Why: a word recogniser must work for voices it never heard, and small corpora have few voices
 (FSDD has five; a network trained on four learns their voices along with the words). Hundreds
@@ -9,7 +9,10 @@ foreign accent: the word's English phonemes (from espeak-ng's English voice) are
 phoneme table of another language's voice (German, French, Greek, ...), the way a non-native
 speaker maps English sounds onto their own. Training on synthesized plus real speech is an established
 recipe for keyword spotting (Lin et al., "Training keyword spotters with limited and synthesized
-speech data", ICASSP 2020).
+speech data", ICASSP 2020). espeak-ng's own voices are formant synthesis, a buzz no human makes; MBROLA
+(`--engines mbrola`) glues diphones cut from recordings of real speakers -- four English voices and
+sixteen that speak English through a German, French, Dutch, Greek, ... speaker's diphones (espeak-ng's
+`mb-*-en` voices) -- so its words have a human voice's spectrum.
 
 The clips are written in the dataset's own layout, so `--extra-train` reads them like real ones:
 
@@ -18,7 +21,8 @@ The clips are written in the dataset's own layout, so `--extra-train` reads them
   `_unknown_/<word>_<voice>_nohash_0.wav` (voice: 8 hex digits, as Speech Commands' speakers);
 
 plus `voices.csv`, each voice's engine and settings. The same seed writes the same voices.
-Both engines are Debian packages: `apt-get install espeak-ng flite`.
+The engines are Debian packages: `apt-get install espeak-ng flite`; MBROLA and its voices are in
+Debian's contrib and non-free sections: `apt-get install mbrola mbrola-us1 ...` (the voices in `MBROLA_VOICES`).
 """
 import csv
 import dataclasses
@@ -34,7 +38,8 @@ from pathlib import Path
 from apps.speech import data
 from shared.errors import UserError
 
-ENGINES = ("espeak-ng", "flite")
+ENGINES = ("espeak-ng", "flite")  # the default; "mbrola" is asked for by name
+ALL_ENGINES = ENGINES + ("mbrola",)
 FSDD_WORDS = data.DIGIT_WORDS
 # Speech Commands' own auxiliary words (its "unknown" class) that are not keywords.
 COMMANDS_UNKNOWN_WORDS = (["bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow"]
@@ -48,7 +53,12 @@ ESPEAK_VARIANTS = ("m1 m2 m3 m4 m5 m6 m7 m8 adam Alex Andy antonio benjamin bori
 # a table that drops a vowel, e.g. Polish for the diphthongs, gives that word in English instead).
 ESPEAK_FOREIGN = ["de", "fr-fr", "nl", "it", "es", "el", "pt", "ru", "hi", "sv", "da", "tr", "cs", "ro", "af", "hr"]
 FLITE_VOICES = ["kal", "kal16", "awb", "rms", "slt"]
-FLITE_SHARE = 0.1  # flite has five voices; most of the variety comes from espeak-ng
+# espeak-ng's MBROLA voices that speak English: native (us1-3 American, en1 British) and accented.
+MBROLA_VOICES = ["us1", "us2", "us3", "en1"] + [f"{v}-en" for v in "af1 nl2 fr1 fr4 de1 de2 de3 de4 de5 de6 gr2 "
+                                                                   "hu1 pl1 ro1 sw1 sw2".split()]
+MBROLA_DIR = Path("/usr/share/mbrola")  # where Debian's mbrola-<voice> packages put the diphone databases
+# flite has five voices and MBROLA twenty: each engine's share of the voices when mixed with espeak-ng
+FEW_VOICE_SHARES = {"flite": 0.1, "mbrola": 0.3}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,8 +67,8 @@ class Voice:
     name: str
     engine: str
     voice: str
-    pitch: float  # espeak-ng: 0-99 (50 default); flite: mean F0 in Hz
-    speed: float  # espeak-ng: words per minute; flite: duration stretch (1 = normal)
+    pitch: float  # espeak-ng, mbrola: 0-99 (50 default); flite: mean F0 in Hz
+    speed: float  # espeak-ng, mbrola: words per minute; flite: duration stretch (1 = normal)
     phonemes_from: str = ""  # espeak-ng foreign accent: the English voice whose phonemes it speaks
 
     def command(self, word, path):
@@ -73,6 +83,9 @@ class Voice:
                     voice = f"{self.phonemes_from}+{variant}"
             return ["espeak-ng", "-v", voice, "-p", str(int(self.pitch)), "-s", str(int(self.speed)),
                     "-w", str(path), text]
+        if self.engine == "mbrola":  # espeak-ng turns the text into phonemes and drives mbrola
+            return ["espeak-ng", "-v", f"mb-{self.voice}", "-p", str(int(self.pitch)), "-s", str(int(self.speed)),
+                    "-w", str(path), word]
         return ["flite", "-voice", self.voice, "--setf", f"duration_stretch={self.speed:.3f}",
                 "--setf", f"int_f0_target_mean={self.pitch:.1f}", "-t", word, "-o", str(path)]
 
@@ -112,9 +125,11 @@ def sample_voices(count, seed=0, engines=ENGINES, foreign_share=0.0):
     rng = random.Random(seed)
     voices = []
     for k in range(count):
-        engine = engines[0] if len(engines) == 1 else ("flite" if rng.random() < FLITE_SHARE else "espeak-ng")
+        engine = _draw_engine(rng, engines)
         phonemes_from = ""
-        if engine == "espeak-ng":
+        if engine == "mbrola":
+            voice, pitch, speed = rng.choice(MBROLA_VOICES), rng.randint(20, 80), rng.randint(110, 210)
+        elif engine == "espeak-ng":
             english, variant = rng.choice(ESPEAK_ACCENTS), rng.choice(ESPEAK_VARIANTS)
             voice = f"{english}+{variant}"
             pitch, speed = rng.randint(15, 75), rng.randint(110, 210)
@@ -126,6 +141,23 @@ def sample_voices(count, seed=0, engines=ENGINES, foreign_share=0.0):
             pitch, speed = round(rng.uniform(80, 180), 1), round(rng.uniform(0.8, 1.3), 3)
         voices.append(Voice(f"{engine.split('-')[0]}{k:04d}s{seed}", engine, voice, pitch, speed, phonemes_from))
     return voices
+
+
+def _draw_engine(rng, engines):
+    """flite and mbrola take their FEW_VOICE_SHARES of the voices, espeak-ng the rest (one draw per
+    voice, so that the default engines draw the voices of earlier versions)."""
+    if len(engines) == 1:
+        return engines[0]
+    few = [e for e in FEW_VOICE_SHARES if e in engines]
+    draw = rng.random()
+    if "espeak-ng" not in engines:  # flite and mbrola alone: half each
+        return few[int(draw * len(few))]
+    edge = 0.0
+    for engine in few:
+        edge += FEW_VOICE_SHARES[engine]
+        if draw < edge:
+            return engine
+    return "espeak-ng"
 
 
 def _hex_name(name):
@@ -155,10 +187,20 @@ def clip_plan(dataset, voices, unknown_per_voice=2, seed=0):
     return plan
 
 
-def check_engines(engines):
-    missing = [e for e in engines if shutil.which(e) is None]
+def check_engines(engines, voices=()):
+    """A clear error naming the Debian packages to install when an engine, or an MBROLA voice that
+    `voices` use, is missing."""
+    needed = [e for e in engines if e != "mbrola"] + (["espeak-ng"] if "mbrola" in engines else [])
+    missing = [e for e in dict.fromkeys(needed) if shutil.which(e) is None]
     if missing:
         raise UserError(f"synth: {', '.join(missing)} not found; install with: apt-get install {' '.join(missing)}")
+    if "mbrola" in engines:
+        databases = sorted({v.voice.split("-")[0] for v in voices if v.engine == "mbrola"})
+        packages = (["mbrola"] if shutil.which("mbrola") is None else []) + [
+            f"mbrola-{d}" for d in databases if not (MBROLA_DIR / d / d).is_file()]
+        if packages:
+            raise UserError(f"synth: MBROLA ({', '.join(packages)}) not found; install with: apt-get install "
+                            f"{' '.join(packages)} (Debian's contrib and non-free sections)")
 
 
 def _speak(job):
@@ -179,9 +221,9 @@ def synthesise(dataset, out_dir, count, seed=0, engines=ENGINES, unknown_per_voi
                foreign_share=0.0):
     """Write `count` voices' clips under `out_dir` and voices.csv; returns (clips written, error messages)."""
     from tqdm.auto import tqdm
-    check_engines(engines)
     out_dir = Path(out_dir)
     voices = sample_voices(count, seed, engines, foreign_share)
+    check_engines(engines, voices)
     plan = clip_plan(dataset, voices, unknown_per_voice, seed)
     jobs = [(v, word, out_dir / rel) for v, word, rel in plan]
     with ThreadPoolExecutor(workers) as pool:
