@@ -1,6 +1,9 @@
 """Argument helpers shared by the apps' command lines, so every app spells
 the same option the same way (`--data-dir`, `--seed`, `--resume`, `--json`...)."""
 import argparse
+import json
+
+from shared.errors import UserError
 
 
 def add_data_dir(parser):
@@ -45,6 +48,22 @@ def add_ensemble_parser(subparsers, func, what):
     parser.add_argument("--out", required=True, help="the ensemble's .keras file")
     parser.set_defaults(func=func)
     return parser
+
+
+# Options that steer a run but not its results: free to change on --resume.
+RUN_CONTROL = {"out", "resume", "json", "data_dir", "time_budget", "workers"}
+
+
+def check_same_options(args, recorded, source, ignore=()):
+    """Before resuming: a UserError naming the first option whose value in `recorded` (the options a run
+    was started with, as its JSON record holds them) differs from `args`."""
+    for key, value in vars(args).items():
+        if key in RUN_CONTROL or key in ignore or key not in recorded or callable(value):
+            continue
+        value = json.loads(json.dumps(value, default=str))  # as the record has it: tuples are lists
+        if recorded[key] != value:
+            raise UserError(f"{source}: was run with {key} {recorded[key]!r}, not {value!r}; "
+                            f"use another --out or the same options")
 
 
 def training_config(args, **extra):

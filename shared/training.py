@@ -48,6 +48,19 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
+def read_log(path):
+    """The CSVLogger file as {metric: [value per epoch]} ({} when there is none)."""
+    if not Path(path).exists():
+        return {}
+    curves = {}
+    with open(path) as handle:
+        for row in csv.DictReader(handle):
+            for key, value in row.items():
+                if key != "epoch" and value not in ("", None):
+                    curves.setdefault(key, []).append(float(value))
+    return curves
+
+
 class BestModel(keras.callbacks.Callback):
     """Save the model with `save(model, path)` whenever `monitor` improves.
 
@@ -112,7 +125,8 @@ class TimeBudget(keras.callbacks.Callback):
         self.started = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
-        if time.time() - self.started > self.seconds:
+        last = epoch + 1 >= self.params.get("epochs", float("inf"))  # a run that is done needs no resume
+        if not last and time.time() - self.started > self.seconds:
             self.model.stop_training = True
             self.backup.delete_checkpoint = False
 
@@ -162,13 +176,20 @@ def fit(model, train_data, val_data, *, out_dir, epochs, config, save, resume=Fa
     x, y = train_data if isinstance(train_data, tuple) else (train_data, None)  # arrays or a tf.data.Dataset
     history = model.fit(x, y, validation_data=val_data, epochs=epochs,
                         callbacks=all_callbacks, verbose=verbose, shuffle=False, **fit_kwargs)
+    curves = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    last_epoch = (history.epoch[-1] + 1) if history.epoch else None
+    if resume:  # the whole run's curves, the epochs before the resume included
+        logged = read_log(log_path)
+        if logged:
+            curves, last_epoch = logged, len(next(iter(logged.values())))
     metrics = {
         "train_seconds_this_run": round(time.time() - started, 1),
         "epochs_run_this_run": len(history.epoch),
-        "last_epoch": (history.epoch[-1] + 1) if history.epoch else None,
+        "last_epoch": last_epoch,
         f"best_{monitor}": best.best,
         "best_epoch": None if best.best_epoch is None else best.best_epoch + 1,
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "history": curves,
+        "unfinished": backup_dir.exists(),  # stopped by the time budget: `resume=True` continues it
         "model": str(out_dir / "model.keras"),
     }
     write_json(out_dir / "metrics.json", metrics)

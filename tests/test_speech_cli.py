@@ -125,6 +125,35 @@ def test_cv_holds_each_speaker_out_once_and_no_val_trains_on_all(small_fsdd, tmp
     assert json.loads((final / "metrics.json").read_text())["saved_epoch"] == 1
 
 
+def test_cv_stops_at_its_time_budget_and_resumes_fold_by_fold(small_fsdd, tmp_path, capsys):
+    from shared import training
+    out = tmp_path / "cv"
+    command = ["speech", "cv", "--dataset", "fsdd", "--data", str(small_fsdd), "--epochs", "2", "--filters", "4", "4",
+               "--hidden", "8", "--out", str(out), "--json"]
+    # a budget smaller than one epoch: the first fold stops after its first epoch, resumable
+    assert run.main(command + ["--time-budget", "0.0001"]) == 0
+    assert "--resume to continue" in capsys.readouterr().out
+    first = out / "fold-george"
+    assert (first / "backup").is_dir() and len(training.read_log(first / "log.csv")["val_accuracy"]) == 1
+    assert not (first / "fold.json").exists() and not (out / "cv.json").exists()
+    # --resume continues that fold from its checkpoint (epoch 2 only) and runs the others
+    assert run.main(command + ["--resume"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [f["fold"] for f in summary["per_fold"]] == ["george", "jackson", "lucas"] and summary["resumed_folds"] == []
+    assert all(len(f["val_accuracy_per_epoch"]) == 2 for f in summary["per_fold"])
+    assert len(training.read_log(first / "log.csv")["val_accuracy"]) == 2 and not (first / "backup").exists()
+    metrics = json.loads((first / "metrics.json").read_text())
+    assert metrics["epochs_run_this_run"] == 1 and metrics["history"]["val_accuracy"] == \
+        summary["per_fold"][0]["val_accuracy_per_epoch"]
+    # every fold recorded: resuming again trains nothing and reports the same folds
+    assert run.main(command + ["--resume"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["resumed_folds"] == ["george", "jackson", "lucas"] and again["per_fold"] == summary["per_fold"]
+    # a recorded fold is not mixed with other options
+    assert run.main(command[:-1] + ["--epochs", "3", "--resume", "--json"]) != 0
+    assert "fold-george/fold.json: was run with epochs 2, not 3" in capsys.readouterr().err
+
+
 def test_cv_folds_partition_speakers():
     from apps.speech.cli import cv_folds
     items = [(f"{s}_{i}.wav", 0, s) for s in ("a", "b", "c", "d", "e", "f", "g") for i in range(2)]

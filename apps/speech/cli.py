@@ -447,7 +447,10 @@ def cross_validate(args):
     `train`. Writes each fold's run to --out/fold-<name>/ and cv.json: per-fold best and
     last validation accuracy, the mean validation curve per epoch and the epoch count
     that maximises it (use it for `train --no-val`), and the mean accuracy at that epoch,
-    the honest estimate for an unseen speaker."""
+    the honest estimate for an unseen speaker. A CV can take hours: each finished fold is
+    recorded (fold-<name>/fold.json), --time-budget stops after the epoch that passes it
+    (over the whole CV), and --resume skips the recorded folds and continues the unfinished
+    one from its checkpoint."""
     from apps.speech import examples
     from shared import training
     from shared.evaluation import print_json_line
@@ -457,9 +460,20 @@ def cross_validate(args):
     root = _root(args.dataset, args.data, args.data_dir)
     items = examples.items(args.dataset, root)
     started = time.time()
-    folds = []
+    deadline = args.time_budget and started + args.time_budget * 60
+    folds, resumed = [], []
     extra_items = _extra_train_items(args, items)
     for name, held in cv_folds(items, args.folds):
+        record = Path(args.out) / f"fold-{name}" / "fold.json"
+        if args.resume and record.is_file():
+            fold = json.loads(record.read_text())
+            common.check_same_options(args, fold.pop("options"), record)
+            folds.append(fold)
+            resumed.append(name)
+            print(f"fold {name}: recorded in {record}, not run again", flush=True)
+            continue
+        if deadline and time.time() > deadline:
+            return _cv_stopped(name)
         held = set(held)
         train_items = [i for i in items if i[-1] not in held]
         val_items = [i for i in items if i[-1] in held]
@@ -469,8 +483,14 @@ def cross_validate(args):
         runs, probabilities, tta_probabilities = [], [], []
         for seed in range(args.seed, args.seed + args.seeds):
             out = Path(args.out) / f"fold-{name}" / (f"seed-{seed}" if args.seeds > 1 else "")
-            model, metrics = fit_arrays(argparse.Namespace(**{**vars(args), "seed": seed}), config, x_train,
-                                        y_train, x_val, y_val, context, extra, out)
+            # a seed whose run finished is trained again (its last-epoch model is not kept); an unfinished
+            # one continues from its checkpoint
+            run_args = {**vars(args), "seed": seed, "resume": args.resume and (out / "backup").is_dir(),
+                        "time_budget": deadline and max(deadline - time.time(), 1) / 60}
+            model, metrics = fit_arrays(argparse.Namespace(**run_args), config, x_train, y_train, x_val, y_val,
+                                        context, extra, out)
+            if metrics["unfinished"]:
+                return _cv_stopped(name)
             runs.append(metrics)
             if args.seeds > 1:
                 probabilities.append(model.predict(x_val, batch_size=256, verbose=0))
@@ -491,6 +511,7 @@ def cross_validate(args):
             if args.seeds > 1:
                 fold["ensemble_tta_accuracy_by_seeds"] = _ensemble_accuracies(tta_probabilities, y_val)
                 fold["ensemble_tta_accuracy"] = fold["ensemble_tta_accuracy_by_seeds"][-1]
+        training.write_json(record, {**fold, "options": common.training_config(args)})
         folds.append(fold)
         print(f"fold {name}: best {fold['best_val_accuracy']:.4f} (epoch {fold['best_epoch']}), "
               f"last {curve[-1]:.4f}, n={len(x_val)}"
@@ -509,6 +530,7 @@ def cross_validate(args):
         "accuracy": mean_curve[chosen], "min_fold_accuracy_at_chosen": float(
             min(f["val_accuracy_per_epoch"][chosen] for f in folds)),
         "n": int(sum(f["n"] for f in folds)), "seconds": round(time.time() - started, 1),
+        "resumed_folds": resumed,  # read from their fold.json; "seconds" counts this run only
         **({"seeds": args.seeds, "ensemble_accuracy": float(np.mean([f["ensemble_accuracy"] for f in folds]))}
            if args.seeds > 1 else {}),
         **{key: float(np.mean([f[key] for f in folds])) for key in ("tta_accuracy", "ensemble_tta_accuracy")
@@ -528,6 +550,12 @@ def cross_validate(args):
              else ""))
     if args.json:
         print_json_line({k: v for k, v in summary.items() if k != "config"})
+    return 0
+
+
+def _cv_stopped(fold):
+    print(f"cv: --time-budget ran out in fold {fold}; the finished folds are recorded: run the same command "
+          f"with --resume to continue", flush=True)
     return 0
 
 

@@ -502,10 +502,6 @@ def crossval_task(args):
     return 0
 
 
-# Options that steer a run but not its folds' results: free to change on --resume.
-_RUN_CONTROL = {"out", "resume", "run_folds", "json", "data_dir", "time_budget"}
-
-
 def _finished_folds(args):
     """(folds, seconds) a stopped `crossval` in --out finished, checked to be of the same configuration:
     every option in the first fold's config.json (else the ones crossval.json records) must be unchanged."""
@@ -515,12 +511,7 @@ def _finished_folds(args):
     previous = json.loads(path.read_text())
     fold_config = Path(args.out) / "fold1" / "config.json"
     source, used = (fold_config, json.loads(fold_config.read_text())) if fold_config.exists() else (path, previous)
-    for key, value in vars(args).items():
-        if key in _RUN_CONTROL or key not in used or callable(value):
-            continue
-        if used[key] != value:
-            raise UserError(f"{source}: was run with {key} {used[key]!r}, not {value!r}; "
-                            f"use another --out or the same options")
+    common.check_same_options(args, used, source, ignore={"run_folds"})
     folds = previous["folds"]
     print(f"resuming: {len(folds)} fold(s) already finished in {path}", file=sys.stderr)
     return folds, previous.get("seconds", 0.0)
