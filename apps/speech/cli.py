@@ -765,8 +765,9 @@ def ensemble_models(args):
 
 
 def synth_command(args):
-    """Write synthetic voices saying the dataset's words (espeak-ng and flite, Debian packages),
-    in the dataset's layout, with voices.csv; add them to training with `--extra-train FOLDER`."""
+    """Write synthetic voices saying the dataset's words (espeak-ng and flite, Debian packages; with
+    --engines mbrola, MBROLA's diphone voices from Debian's contrib and non-free sections), in the
+    dataset's layout, with voices.csv; add them to training with `--extra-train FOLDER`."""
     from apps.speech import synth
     written, errors = synth.synthesise(args.dataset, args.out, args.voices, seed=args.seed,
                                        engines=tuple(args.engines), unknown_per_voice=args.unknown_per_voice,
