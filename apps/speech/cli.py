@@ -70,12 +70,13 @@ def register(subparsers):
 
     common.add_ensemble_parser(subparsers, ensemble_models, "with the same classes and features")
 
+    from apps.speech import synth as voices  # light (numpy); the engine names live there
     synth = subparsers.add_parser("synth", help="synthetic voices (espeak-ng, flite, MBROLA) saying a dataset's words",
                                   description=synth_command.__doc__)
     synth.add_argument("--dataset", choices=("fsdd", "commands"), default="fsdd")
     synth.add_argument("--voices", type=common.positive_int, default=200, help="voices (default: %(default)s)")
-    synth.add_argument("--engines", nargs="+", choices=("espeak-ng", "flite", "mbrola"),  # synth.ALL_ENGINES
-                       default=["espeak-ng", "flite"], help="engines (mbrola: Debian contrib, see apps/speech/synth.py)")
+    synth.add_argument("--engines", nargs="+", choices=voices.ALL_ENGINES, default=list(voices.ENGINES),
+                       help="engines (mbrola: Debian contrib, see apps/speech/synth.py)")
     synth.add_argument("--unknown-per-voice", type=int, default=2,
                        help="commands: other words per voice for the _unknown_ class (default: %(default)s)")
     synth.add_argument("--seed", type=int, default=0, help="voice sampling seed (voice names carry it)")
