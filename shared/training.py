@@ -48,16 +48,24 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
+def _log_rows(path):
+    """The CSVLogger file's rows as (epoch, {metric: value}), none when there is no file.
+
+    Empty cells and CSVLogger's "NA" (a metric missing from an epoch that stopped training) are left out.
+    """
+    if not path or not Path(path).exists():
+        return []
+    with open(path) as handle:
+        return [(int(row.pop("epoch")), {key: float(value) for key, value in row.items() if value not in ("", "NA", None)})
+                for row in csv.DictReader(handle)]
+
+
 def read_log(path):
     """The CSVLogger file as {metric: [value per epoch]} ({} when there is none)."""
-    if not Path(path).exists():
-        return {}
     curves = {}
-    with open(path) as handle:
-        for row in csv.DictReader(handle):
-            for key, value in row.items():
-                if key != "epoch" and value not in ("", None):
-                    curves.setdefault(key, []).append(float(value))
+    for _, values in _log_rows(path):
+        for key, value in values.items():
+            curves.setdefault(key, []).append(value)
     return curves
 
 
@@ -73,12 +81,10 @@ class BestModel(keras.callbacks.Callback):
         self.path, self.save, self.monitor = Path(path), save, monitor
         self.better = (lambda a, b: a > b) if mode == "max" else (lambda a, b: a < b)
         self.best, self.best_epoch, self.last_logged_epoch = None, None, None
-        if log_path and Path(log_path).exists():
-            with open(log_path) as handle:
-                for row in csv.DictReader(handle):
-                    self.last_logged_epoch = int(row["epoch"])
-                    if row.get(monitor):
-                        self._consider(float(row[monitor]), int(row["epoch"]))
+        for epoch, values in _log_rows(log_path):
+            self.last_logged_epoch = epoch
+            if monitor in values:
+                self._consider(values[monitor], epoch)
 
     def _consider(self, value, epoch):
         if self.best is None or self.better(value, self.best):

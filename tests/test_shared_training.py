@@ -211,3 +211,12 @@ def test_save_is_atomic_on_failure(tmp_path, monkeypatch):
         _save(_model(), target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]
+
+
+def test_the_csv_log_reads_back_without_its_missing_cells(tmp_path):
+    log = tmp_path / "log.csv"  # CSVLogger writes "NA" for a metric an epoch did not report
+    log.write_text("epoch,accuracy,val_accuracy\n0,0.5,0.6\n1,0.7,NA\n2,0.8,\n")
+    assert training.read_log(log) == {"accuracy": [0.5, 0.7, 0.8], "val_accuracy": [0.6]}
+    best = training.BestModel(tmp_path / "m.keras", save=None, log_path=log)
+    assert (best.best, best.best_epoch, best.last_logged_epoch) == (0.6, 0, 2)
+    assert training.read_log(tmp_path / "none.csv") == {}
