@@ -56,7 +56,8 @@ def _log_rows(path):
     if not path or not Path(path).exists():
         return []
     with open(path) as handle:
-        return [(int(row.pop("epoch")), {key: float(value) for key, value in row.items() if value not in ("", "NA", None)})
+        return [(int(row.pop("epoch")),
+                 {key: float(value) for key, value in row.items() if value not in ("", "NA", None)})
                 for row in csv.DictReader(handle)]
 
 
