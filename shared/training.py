@@ -37,6 +37,23 @@ def set_precision(mixed_bfloat16=False):
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if mixed_bfloat16 else "float32")
 
 
+def one_hot_labels(dataset, num_classes, mixup_alpha=0.0, seed=None):
+    """A batched `(x, class index)` dataset with one-hot labels, as categorical losses with
+    label smoothing want them. With `mixup_alpha` > 0 each example is also blended with another
+    of its batch, inputs and labels alike, by a Beta(alpha, alpha) weight (mixup, Zhang et al.
+    2018; `keras.layers.MixUp` draws the weights)."""
+    import tensorflow as tf
+    mix = keras.layers.MixUp(alpha=mixup_alpha, seed=seed, dtype="float32") if mixup_alpha else None
+
+    def relabel(x, y):
+        y = tf.one_hot(tf.cast(y, "int32"), num_classes)
+        if mix is None:
+            return x, y
+        mixed = mix({"images": x, "labels": y}, training=True)
+        return mixed["images"], mixed["labels"]
+    return dataset.map(relabel, num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def write_json(path, obj):
     """Write JSON atomically (temp file + rename)."""
     path = Path(path)

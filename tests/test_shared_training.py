@@ -220,3 +220,19 @@ def test_the_csv_log_reads_back_without_its_missing_cells(tmp_path):
     best = training.BestModel(tmp_path / "m.keras", save=None, log_path=log)
     assert (best.best, best.best_epoch, best.last_logged_epoch) == (0.6, 0, 2)
     assert training.read_log(tmp_path / "none.csv") == {}
+
+
+
+def test_one_hot_labels_and_mixup_blend_inputs_and_labels_alike():
+    import tensorflow as tf
+    y = np.arange(8)
+    x = np.eye(8, dtype="float32")[y].reshape(8, 1, 8, 1)  # example i is the indicator of its class i
+    batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    (plain_x, plain_y), = training.one_hot_labels(batches, 8).as_numpy_iterator()
+    np.testing.assert_array_equal(plain_x, x)
+    np.testing.assert_array_equal(plain_y, np.eye(8))
+    (mixed_x, mixed_y), = training.one_hot_labels(batches, 8, mixup_alpha=0.4, seed=3).as_numpy_iterator()
+    assert not np.allclose(mixed_x, x)  # blended with other examples
+    # a*x_i + (1-a)*x_j with labels a*y_i + (1-a)*y_j: here the blended input is its own label
+    np.testing.assert_allclose(mixed_x.reshape(8, 8), mixed_y, atol=1e-6)
+    np.testing.assert_allclose(mixed_y.sum(1), 1.0, rtol=1e-6)

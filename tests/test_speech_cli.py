@@ -393,3 +393,16 @@ def test_predict_same_speaker_normalises_each_framing_with_its_own_statistics(sm
     scored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     labels = [pre["class_names"][i] for i in expected.argmax(1)]
     assert scored["accuracy"] == pytest.approx(np.mean([l == c.name.split("_")[0] for l, c in zip(labels, clips)]))
+
+
+def test_label_smoothing_and_mixup_train_on_soft_labels(small_fsdd, tmp_path):
+    out = tmp_path / "soft"
+    assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--val-speakers", "lucas",
+                     "--epochs", "2", "--filters", "8", "8", "--hidden", "16", "--label-smoothing", "0.1",
+                     "--mixup", "0.2", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["label_smoothing"] == 0.1 and config["mixup"] == 0.2
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["history"]["val_accuracy"]) == 2  # validated on one-hot labels of the held-out speaker
+    with pytest.raises(SystemExit):  # argparse: "expected a fraction between 0 and 1"
+        run.main(["speech", "train", "--label-smoothing", "1.5", "--out", str(tmp_path / "x")])

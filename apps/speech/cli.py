@@ -148,6 +148,11 @@ def _add_train_args(train):
     train.add_argument("--freq-mask-bands", type=int, default=0, help="widest frequency mask, in mel bands")
     train.add_argument("--time-masks", type=int, default=0, help="SpecAugment: time masks per augmented variant")
     train.add_argument("--time-mask-frames", type=int, default=0, help="widest time mask, in frames")
+    train.add_argument("--label-smoothing", type=common.fraction, default=0.0,
+                       help="train on labels smoothed by this much (e.g. 0.1; default off)")
+    train.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                       help="mixup: blend each training example with another of its batch, features and labels, "
+                       "by a Beta(ALPHA, ALPHA) weight (e.g. 0.2; default off)")
     train.add_argument("--deltas", type=int, choices=(0, 1, 2), default=2)
     train.add_argument("--n-mels", type=common.positive_int, default=40)
     train.add_argument("--cmvn", action="store_true",
@@ -339,12 +344,18 @@ def fold_arrays(args, config, root, items, train_items, val_items, log=print, ex
     return x_train, y_train, x_val, y_val, context, extra
 
 
-def _dataset(x, y, batch_size, shuffle=False, seed=0):
+def _dataset(x, y, batch_size, shuffle=False, seed=0, num_classes=None, mixup_alpha=0.0):
+    """Batches of (x, class index), or of one-hot labels (mixed up, with `mixup_alpha`) given `num_classes`."""
     import tensorflow as tf
+
+    from shared.training import one_hot_labels
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size)
+    if num_classes:
+        ds = one_hot_labels(ds, num_classes, mixup_alpha, seed)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def train_model(args):
@@ -386,8 +397,11 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
     steps = args.epochs * -(-len(x_train) // args.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=max(1, steps - steps // 20), warmup_target=args.learning_rate, warmup_steps=steps // 20)
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    # label smoothing and mixup train on one-hot (soft) labels; plain runs keep the sparse loss
+    soft = len(names) if args.label_smoothing or args.mixup else None
+    loss = (keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing) if soft
+            else "sparse_categorical_crossentropy")
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=loss, metrics=["accuracy"])
     if args.init_model:
         copied, fresh = copy_matching_layers(model, args.init_model, APP, check=_same_features_as(config),
                                              prefixes=args.init_layers)
@@ -405,8 +419,9 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
     save = _save_fn(preprocessing)
     has_val = len(x_val) > 0
     metrics = training.fit(
-        model, _dataset(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed),
-        _dataset(x_val, y_val, 256) if has_val else None, out_dir=out, epochs=args.epochs, config=run_config,
+        model, _dataset(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed, num_classes=soft,
+                        mixup_alpha=args.mixup),
+        _dataset(x_val, y_val, 256, num_classes=soft) if has_val else None, out_dir=out, epochs=args.epochs, config=run_config,
         save=lambda m, p: save(m, p, run_config), resume=args.resume, patience=args.patience if has_val else None,
         monitor="val_accuracy" if has_val else "loss", mode="max" if has_val else "min",
         time_budget_s=args.time_budget and args.time_budget * 60, verbose=2)
@@ -824,7 +839,7 @@ def demo(out_dir, minutes, data_dir):
         speed_range=(0.75, 1.25), max_shift=0.1, random_placement=False, trim_db=None, cmvn=False, floor_db=0.0,
         vad_db=40.0, tta_vad_db=[], vtlp=None, freq_masks=0, freq_mask_bands=0, time_masks=0, time_mask_frames=0,
         placement="centre", no_val=False, speaker_norm=False, sample_rate=None, init_model=None, init_layers=None,
-        extra_train=[],
+        extra_train=[], label_smoothing=0.0, mixup=0.0,
         workers=1, data_dir=data_dir, out=str(out_dir / "run"), epochs=12, batch_size=64, learning_rate=2e-3,
         seed=1234, patience=None, resume=False, time_budget=minutes, mixed_bfloat16=False, limit=None)
     started = time.time()
