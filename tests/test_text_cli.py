@@ -306,3 +306,28 @@ def test_collapse_turns_an_sst5_model_or_ensemble_into_an_sst2_model(tmp_path, c
     # only an SST-5 model has the classes to merge
     assert run.main(["text", "collapse", "--model", out, "--out", str(tmp_path / "again.keras")]) != 0
     assert "collapse takes an sst5 model" in capsys.readouterr().err
+
+
+def test_init_model_of_another_task_transfers_the_shared_words_and_layers(trained, tmp_path, capsys):
+    from apps.text.tokenize import Vocabulary
+    from shared.modelio import load_model
+    source_dir, _ = trained
+    source, meta = load_model(_model(source_dir), app="text")
+    theirs = meta["preprocessing"]["vocabulary"]
+    vocab = Vocabulary(["zebra"] + theirs[2:][::-1])  # another order and one new word
+    table = source.get_layer("embed").get_weights()[0]
+    model = cli.build(_args(tmp_path, source.name.split("_")[0]), len(vocab), 6, np.zeros((len(vocab), table.shape[1])))
+    fresh_zebra = model.get_layer("embed").get_weights()[0][vocab.index["zebra"]].copy()
+    cli.init_weights(model, _model(source_dir), "trec", vocab)  # a 6-class task from a 2-class "mr" model
+    ours = model.get_layer("embed").get_weights()[0]
+    for word in ("great", "awful", "the"):
+        np.testing.assert_array_equal(ours[vocab.index[word]], table[theirs.index(word)])
+    np.testing.assert_array_equal(ours[vocab.index["zebra"]], fresh_zebra)  # not in the source: left as it was
+    convs = [layer.name for layer in source.layers if layer.name.startswith("conv")]
+    assert convs
+    for name in convs:
+        for a, b in zip(model.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    out = capsys.readouterr().out
+    assert "a mr model" in out and f"embed ({len(vocab) - 1} of {len(vocab)} words)" in out
+    assert "fresh: softmax" in out  # 6 classes here, 2 there

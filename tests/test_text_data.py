@@ -86,3 +86,17 @@ def test_sst_splits_match_the_manifest():
     assert len(kim & ours) >= 0.97 * 872
     trec = data.load_task("trec")
     assert len(trec["train"][0]) + len(trec["dev"][0]) == 5452 and len(trec["test"][0]) == 500
+
+
+@needs_data("text", "nltk_sentiment_corpora.tar")
+def test_review_sentences_carry_their_reviews_label_and_split_by_review():
+    splits = data.load_task("reviews")
+    (train, train_labels), (dev, dev_labels) = splits["train"], splits["dev"]
+    assert len(train) + len(dev) > 60000  # 2,000 reviews, about 32 sentences each
+    assert 0.07 < len(dev) / (len(train) + len(dev)) < 0.13  # a tenth of the reviews
+    assert set(train_labels.tolist()) == set(dev_labels.tolist()) == {0, 1}
+    # whole reviews on each side: only a critic's boilerplate ("* * * pretty good , bring a friend .") is on both
+    long_shared = {s for s in set(train) & set(dev) if len(s.split()) >= 8}
+    assert len(long_shared) < 0.001 * len(dev)
+    again = data.load_task("reviews")
+    assert again["dev"][0] == dev  # the same seed, the same split

@@ -55,8 +55,10 @@ def register(subparsers):
         parser.add_argument("--no-phrases", action="store_true",
                             help="SST: train on the training sentences only, not on all phrases")
         parser.add_argument("--init-model", metavar="MODEL",
-                            help="start from this model's weights (same task, options and vocabulary; "
-                                 "e.g. to train a finished run further with a fresh optimizer)")
+                            help="start from this model's weights: of the same task (same options and "
+                                 "vocabulary), e.g. to train a finished run further with a fresh optimizer; or "
+                                 "of another task (transfer, e.g. from --task reviews): its word vectors for "
+                                 "the words both vocabularies hold and its layers of the same name and shapes")
 
     train = subparsers.add_parser("train", help="train a sentence classifier", description=train_model.__doc__)
     model_args(train)
@@ -156,18 +158,39 @@ def _saver(task, classes, rule, vocab, arch):
 
 
 def init_weights(model, path, task, vocab):
-    """Copy the weights of a model of this app into `model` (a warm start); the task,
-    vocabulary and every weight shape must match, else UserError."""
-    from shared.modelio import copy_weights
+    """Warm start from a model of this app. Same task: every weight is copied; the vocabulary
+    and every weight shape must match, else UserError. Another task (transfer, e.g. from a
+    `--task reviews` pretraining run): each word embedding of a word both vocabularies hold, and
+    every other layer of the same name and shapes (the convolutions; the classifier too when the
+    class counts agree); the rest keeps its fresh initialisation."""
+    from apps.text.models import EMBEDDING_LAYERS
+    from shared.modelio import copy_matching_layers, copy_weights, load_model
 
-    def same_task_and_vocabulary(meta):
-        pre = meta["preprocessing"]
-        if pre.get("task") != task:
-            raise UserError(f"{path}: a {pre.get('task')} model; this run trains {task}")
-        if pre.get("vocabulary") != vocab.words:
-            raise UserError(f"{path}: its vocabulary differs from this run's ({len(pre.get('vocabulary', []))} "
+    source, meta = load_model(path, app=APP)
+    theirs = meta["preprocessing"]
+    if theirs.get("task") == task:
+        if theirs.get("vocabulary") != vocab.words:
+            raise UserError(f"{path}: its vocabulary differs from this run's ({len(theirs.get('vocabulary', []))} "
                             f"vs {len(vocab)} words): use the options and data it was trained with")
-    copy_weights(model, path, APP, "--arch, --mode, --maps, --widths", check=same_task_and_vocabulary)
+        copy_weights(model, path, APP, "--arch, --mode, --maps, --widths")
+        return
+    others = [layer.name for layer in model.layers if layer.name not in EMBEDDING_LAYERS]
+    copied, fresh = copy_matching_layers(model, path, APP, prefixes=others)
+    index = {word: i for i, word in enumerate(theirs["vocabulary"])}
+    rows = np.array([(i, index[w]) for i, w in enumerate(vocab.words) if w in index]).T  # (ours, theirs)
+    source_layers = {layer.name: layer for layer in source.layers}
+    for name in EMBEDDING_LAYERS:
+        if name not in source_layers or name not in {layer.name for layer in model.layers}:
+            continue
+        table, source_table = model.get_layer(name).get_weights()[0], source_layers[name].get_weights()[0]
+        if table.shape[1] != source_table.shape[1]:
+            raise UserError(f"{path}: its {name} vectors have {source_table.shape[1]} dimensions, this run's "
+                            f"{table.shape[1]} (same --embedding and --lexicon)")
+        table[rows[0]] = source_table[rows[1]]
+        model.get_layer(name).set_weights([table])
+        copied.append(f"{name} ({rows.shape[1]} of {len(vocab)} words)")
+    print(f"init from {path} (a {theirs.get('task')} model): {', '.join(copied)}; "
+          f"fresh: {', '.join(n for n in fresh if n not in EMBEDDING_LAYERS) or 'none'}", flush=True)
 
 
 def train_once(args, task, train, dev, out_dir, verbose="auto"):

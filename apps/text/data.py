@@ -38,6 +38,9 @@ TASKS = {
     "mpqa": dict(classes=["negative", "positive"], rule="kim", protocol="cv", pool="mpqa/mpqa.all"),
     "trec": dict(classes=["DESC", "ENTY", "ABBR", "HUM", "LOC", "NUM"], rule="kim_cased", protocol="test",
                  train="trec/TREC.train.all", test="trec/TREC.test.all"),
+    # distant supervision for pretraining (`--init-model`): each sentence of a review gets the review's label
+    "reviews": dict(classes=["negative", "positive"], rule="kim", protocol="dev",
+                    archive="packages/corpora/movie_reviews.zip"),
 }
 
 
@@ -213,7 +216,43 @@ def load_task(task, data_dir=None, seed=1234, dev_fraction=0.1):
         dev, train = order[:n_dev], order[n_dev:]
         pick = lambda idx: ([texts[i] for i in idx], labels[idx])  # noqa: E731
         return {"train": pick(train), "dev": pick(dev), "test": read_labelled_lines(root / spec["test"])}
+    if task == "reviews":
+        return review_sentences(data_dir, seed, dev_fraction)
     raise UserError(f"{task} is scored by 10-fold cross-validation: use `run.py text crossval --task {task}`")
+
+
+def review_sentences(data_dir=None, seed=1234, dev_fraction=0.1):
+    """Pang & Lee's polarity dataset v2.0 (NLTK's `movie_reviews`: 1,000 positive and 1,000
+    negative full reviews, one sentence per line) as sentences labelled with their review's
+    polarity: noisy labels (a plot summary inside a rave is no praise) for pretraining a
+    sentence CNN on 65k sentences of movie-review English before SST. Its reviews come from
+    the rec.arts.movies.reviews archive, not from Rotten Tomatoes as MR and SST do. The dev
+    sentences are those of a `dev_fraction` of the reviews (split by review)."""
+    import io
+    import zipfile
+    archive = datasets.fetch_file("text-nltk", "nltk_sentiment_corpora.tar", data_dir)
+    member = TASKS["reviews"]["archive"]
+    with tarfile.open(archive) as tar:
+        try:
+            raw = tar.extractfile(member).read()
+        except (KeyError, AttributeError):
+            raise UserError(f"{archive}: no {member} inside") from None
+    reviews = []  # (label, [sentences]) per review
+    with zipfile.ZipFile(io.BytesIO(raw)) as zipped:
+        for name in sorted(zipped.namelist()):
+            parts = name.split("/")
+            if len(parts) == 3 and parts[1] in ("neg", "pos") and parts[2].endswith(".txt"):
+                lines = [decode(line).strip() for line in zipped.read(name).splitlines()]
+                reviews.append((int(parts[1] == "pos"), [line for line in lines if line]))
+    if not reviews:
+        raise UserError(f"{archive}: {member} holds no reviews (movie_reviews/neg|pos/*.txt)")
+    order = np.random.default_rng(seed).permutation(len(reviews))
+    dev = set(order[:int(round(dev_fraction * len(reviews)))].tolist())
+
+    def sentences(keep):
+        pairs = [(text, label) for i, (label, lines) in enumerate(reviews) if keep(i) for text in lines]
+        return [text for text, _ in pairs], np.array([label for _, label in pairs], dtype=np.int32)
+    return {"train": sentences(lambda i: i not in dev), "dev": sentences(lambda i: i in dev)}
 
 
 def load_pool(task, data_dir=None):

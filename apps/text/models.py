@@ -62,6 +62,9 @@ class WordDropout(layers.Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
+EMBEDDING_LAYERS = ("embed_static", "embed")  # the frozen and the trained table (by word id)
+
+
 def embed(ids, vocab_size, dim, mode, weights=None, word_dropout=0.0):
     """Embedded words (batch, time, dim, channels): 1 channel, or 2 for multichannel;
     with `word_dropout`, whole words are dropped in training."""
@@ -75,9 +78,9 @@ def embed(ids, vocab_size, dim, mode, weights=None, word_dropout=0.0):
     channels = []
     if mode in ("static", "multichannel"):
         channels.append(layers.Embedding(vocab_size, dim, embeddings_initializer=init, trainable=False,
-                                         name="embed_static")(ids))
+                                         name=EMBEDDING_LAYERS[0])(ids))
     if mode in ("rand", "nonstatic", "multichannel"):
-        channels.append(layers.Embedding(vocab_size, dim, embeddings_initializer=init, name="embed")(ids))
+        channels.append(layers.Embedding(vocab_size, dim, embeddings_initializer=init, name=EMBEDDING_LAYERS[1])(ids))
     expanded = [layers.Reshape((-1, dim, 1), name=f"embed_as_rows{i}")(c) for i, c in enumerate(channels)]
     x = expanded[0] if len(expanded) == 1 else layers.Concatenate(axis=-1, name="embed_channels")(expanded)
     return WordDropout(word_dropout, name="word_dropout")(x) if word_dropout else x
