@@ -406,3 +406,28 @@ def test_label_smoothing_and_mixup_train_on_soft_labels(small_fsdd, tmp_path):
     assert len(metrics["history"]["val_accuracy"]) == 2  # validated on one-hot labels of the held-out speaker
     with pytest.raises(SystemExit):  # argparse: "expected a fraction between 0 and 1"
         run.main(["speech", "train", "--label-smoothing", "1.5", "--out", str(tmp_path / "x")])
+
+
+def test_cv_ensemble_averages_the_members_of_several_cv_runs(small_fsdd, tmp_path, capsys):
+    common = ["speech", "cv", "--dataset", "fsdd", "--data", str(small_fsdd), "--epochs", "1", "--filters", "4", "4",
+              "--hidden", "8", "--placement", "fit", "--json"]
+    assert run.main(common + ["--seeds", "2", "--out", str(tmp_path / "a")]) == 0
+    two_seeds = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert run.main(common + ["--seed", "7", "--filters", "6", "6", "--out", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    # one run alone: its own ensemble of two seeds
+    assert run.main(["speech", "cv-ensemble", str(tmp_path / "a"), "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert alone["accuracy"] == pytest.approx(two_seeds["ensemble_accuracy"]) and alone["read_at"] == "last_epoch"
+    # both runs: three members per fold, the mean of their saved probabilities
+    assert run.main(["speech", "cv-ensemble", str(tmp_path / "a"), str(tmp_path / "b"), "--json"]) == 0
+    both = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    expected = []
+    for fold in ("george", "jackson", "lucas"):
+        a, b = (np.load(tmp_path / run_dir / f"fold-{fold}" / "val_probabilities.npz") for run_dir in "ab")
+        members = np.concatenate([a["last_epoch"], b["last_epoch"]])
+        assert len(members) == 3 and len(both["per_fold"][f"fold-{fold}"]["member_accuracies"]) == 3
+        expected.append(np.mean(members.mean(0).argmax(1) == a["labels"]))
+    assert both["accuracy"] == pytest.approx(np.mean(expected)) and both["n"] == 60
+    assert run.main(["speech", "cv-ensemble", str(tmp_path)]) == 2  # not a cv folder: a clear error
+    assert "val_probabilities.npz" in capsys.readouterr().err

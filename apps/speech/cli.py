@@ -41,6 +41,12 @@ def register(subparsers):
     cv.add_argument("--json", action="store_true", help="print the summary as one JSON line, last on stdout")
     cv.set_defaults(func=cross_validate)
 
+    combine = subparsers.add_parser("cv-ensemble", help="accuracy of an ensemble of several cv runs' models",
+                                    description=cv_ensemble.__doc__)
+    combine.add_argument("runs", nargs="+", metavar="CV_DIR", help="--out folders of finished `speech cv` runs")
+    combine.add_argument("--json", action="store_true", help="print the summary as one JSON line, last on stdout")
+    combine.set_defaults(func=cv_ensemble)
+
     evaluate = subparsers.add_parser("evaluate", help="accuracy on a dataset folder",
                                      description=evaluate_model.__doc__)
     common.add_evaluate_args(evaluate, "folder (or .tar.gz) in the dataset's original layout: FSDD recordings, "
@@ -508,8 +514,7 @@ def cross_validate(args):
             if metrics["unfinished"]:
                 return _cv_stopped(name)
             runs.append(metrics)
-            if args.seeds > 1:
-                probabilities.append(model.predict(x_val, batch_size=256, verbose=0))
+            probabilities.append(model.predict(x_val, batch_size=256, verbose=0))
             if x_val_tta:
                 tta_probabilities.append(np.mean([model.predict(x, batch_size=256, verbose=0) for x in x_val_tta],
                                                  axis=0))
@@ -527,6 +532,9 @@ def cross_validate(args):
             if args.seeds > 1:
                 fold["ensemble_tta_accuracy_by_seeds"] = _ensemble_accuracies(tta_probabilities, y_val)
                 fold["ensemble_tta_accuracy"] = fold["ensemble_tta_accuracy_by_seeds"][-1]
+        # the members' last-epoch probabilities, for ensembles across cv runs (`speech cv-ensemble`)
+        np.savez_compressed(record.parent / "val_probabilities.npz", labels=y_val, last_epoch=np.stack(probabilities),
+                            **({"framings": np.stack(tta_probabilities)} if x_val_tta else {}))
         training.write_json(record, {**fold, "options": common.training_config(args)})
         folds.append(fold)
         print(f"fold {name}: best {fold['best_val_accuracy']:.4f} (epoch {fold['best_epoch']}), "
@@ -566,6 +574,46 @@ def cross_validate(args):
              else ""))
     if args.json:
         print_json_line({k: v for k, v in summary.items() if k != "config"})
+    return 0
+
+
+def cv_ensemble(args):
+    """The accuracy of an ensemble of the models of several finished `cv` runs of one dataset and
+    fold split, e.g. networks of different widths or architectures: per fold, the mean of every
+    member's last-epoch probabilities on the fold's held-out speakers (every seed of every run; read
+    at the test-time framings when every run has them), then the mean over the folds. Cheap: it
+    reads the probabilities each `cv` fold wrote (fold-*/val_probabilities.npz)."""
+    from shared.evaluation import print_json_line
+    runs = [Path(run) for run in args.runs]
+    folds = None
+    for run in runs:
+        names = {p.parent.name for p in run.glob("fold-*/val_probabilities.npz")}
+        if not names:
+            raise UserError(f"{run}: no fold-*/val_probabilities.npz (written by `speech cv` for each finished fold)")
+        folds = names if folds is None else folds & names
+    if not folds:
+        raise UserError(f"{', '.join(map(str, runs))}: no fold in common")
+    saved = {name: [np.load(run / name / "val_probabilities.npz") for run in runs] for name in sorted(folds)}
+    key = "framings" if all("framings" in f for fold in saved.values() for f in fold) else "last_epoch"
+    per_fold = {}
+    for name, files in saved.items():
+        labels = files[0]["labels"]
+        if any(not np.array_equal(f["labels"], labels) for f in files[1:]):
+            raise UserError(f"{name}: the runs held out different clips (another dataset or fold split)")
+        members = np.concatenate([f[key] for f in files])
+        per_fold[name] = {"n": int(len(labels)), "accuracy": _accuracy(members.mean(axis=0), labels),
+                          "member_accuracies": [round(_accuracy(m, labels), 4) for m in members]}
+        print(f"{name}: {len(members)} members, ensemble {per_fold[name]['accuracy']:.4f} (members "
+              f"{' '.join(f'{a:.3f}' for a in per_fold[name]['member_accuracies'])}), n={len(labels)}")
+    summary = {"runs": [str(r) for r in runs], "folds": len(per_fold), "read_at": key,
+               "accuracy": float(np.mean([f["accuracy"] for f in per_fold.values()])),
+               "mean_member_accuracy": float(np.mean([np.mean(f["member_accuracies"]) for f in per_fold.values()])),
+               "n": sum(f["n"] for f in per_fold.values()), "per_fold": per_fold}
+    print(f"cv-ensemble: mean accuracy {summary['accuracy']:.4f} over {len(per_fold)} folds "
+          f"({'with' if key == 'framings' else 'without'} the framings; a member alone: "
+          f"{summary['mean_member_accuracy']:.4f})")
+    if args.json:
+        print_json_line(summary)
     return 0
 
 
