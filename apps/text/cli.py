@@ -177,7 +177,7 @@ def init_weights(model, path, task, vocab):
     others = [layer.name for layer in model.layers if layer.name not in EMBEDDING_LAYERS]
     copied, fresh = copy_matching_layers(model, path, APP, prefixes=others)
     index = {word: i for i, word in enumerate(theirs["vocabulary"])}
-    rows = np.array([(i, index[w]) for i, w in enumerate(vocab.words) if w in index]).T  # (ours, theirs)
+    rows = np.array([(i, index[w]) for i, w in enumerate(vocab.words) if w in index], dtype=int).reshape(-1, 2).T
     source_layers = {layer.name: layer for layer in source.layers}
     for name in EMBEDDING_LAYERS:
         if name not in source_layers or name not in {layer.name for layer in model.layers}:
