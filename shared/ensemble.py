@@ -9,6 +9,7 @@ Keras models), so they can still be inspected one by one (`members`), and the
 file loads, evaluates and predicts like any single model.
 """
 import hashlib
+import re
 from pathlib import Path
 
 import keras
@@ -39,7 +40,7 @@ def average_models(models, name="ensemble"):
                          name=first.inputs[0].name.split(":")[0])
     outputs = []
     for i, model in enumerate(models, 1):
-        model.name = f"member{i}_{model.name}"
+        model.name = f"member{i}_{re.sub(r'^member[0-9]+_', '', model.name)}"  # a member of an ensemble given
         outputs.append(model(inputs))
     average = keras.layers.Average(name="average", dtype="float32")(outputs)
     return keras.Model(inputs, average, name=name)
@@ -47,6 +48,7 @@ def average_models(models, name="ensemble"):
 
 def ensemble_files(paths, out, *, app, same, preprocessing=None):
     """Average the models in `paths` (files of `app`) into one file at `out`; returns its preprocessing.
+    An ensemble among them contributes its members (each network weighs the same).
 
     Their preprocessing must agree on every key in `same` (inputs mean the same thing);
     `preprocessing(metas)` gives the ensemble's (default: the first member's). The
@@ -63,7 +65,9 @@ def ensemble_files(paths, out, *, app, same, preprocessing=None):
                                 f"an ensemble's models must share {', '.join(same)}")
     sources = [{"path": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
                 "config": meta.get("config", {})} for path, meta in zip(paths, metas)]
-    model = average_models([m for m, _ in loaded])
+    # an ensemble given as a member adds its members, so that every network has the same weight
+    model = average_models([member for model, meta in loaded for member in (
+        members(model) if meta.get("config", {}).get("command") == "ensemble" else [model])])
     merged = preprocessing(metas) if preprocessing else dict(first)
     save_model(model, out, app=app, config={"command": "ensemble", "members": sources}, preprocessing=merged)
     return merged

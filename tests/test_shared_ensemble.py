@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import pytest
 
-from shared.ensemble import all_layers, average_models, members
+from shared.ensemble import all_layers, average_models, ensemble_files, members
 from shared.errors import UserError
 from shared.modelio import load_model, save_model
 
@@ -36,3 +36,16 @@ def test_mismatched_members_are_refused():
         average_models([_member(1), _member(2, inputs=4)])
     with pytest.raises(UserError, match="model 2 .* gives"):
         average_models([_member(1), _member(2, classes=2)])
+
+
+def test_an_ensemble_given_as_a_member_adds_its_members_with_equal_weights(tmp_path):
+    nets = [_member(seed) for seed in (1, 2, 3)]
+    x = np.random.default_rng(0).normal(size=(7, 6)).astype("float32")
+    expected = np.mean([np.asarray(m(x)) for m in nets], axis=0)
+    for i, net in enumerate(nets):
+        save_model(net, tmp_path / f"net{i}.keras", app="test")
+    ensemble_files([tmp_path / "net0.keras", tmp_path / "net1.keras"], tmp_path / "pair.keras", app="test", same=())
+    ensemble_files([tmp_path / "pair.keras", tmp_path / "net2.keras"], tmp_path / "three.keras", app="test", same=())
+    three, _ = load_model(tmp_path / "three.keras")
+    assert [m.name for m in members(three)] == ["member1_mlp", "member2_mlp", "member3_mlp"]
+    np.testing.assert_allclose(np.asarray(three(x)), expected, atol=1e-6)  # not (mean(1, 2) + 3) / 2
