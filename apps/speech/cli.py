@@ -427,7 +427,8 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
     metrics = training.fit(
         model, _dataset(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed, num_classes=soft,
                         mixup_alpha=args.mixup),
-        _dataset(x_val, y_val, 256, num_classes=soft) if has_val else None, out_dir=out, epochs=args.epochs, config=run_config,
+        _dataset(x_val, y_val, 256, num_classes=soft) if has_val else None, out_dir=out, epochs=args.epochs,
+        config=run_config,
         save=lambda m, p: save(m, p, run_config), resume=args.resume, patience=args.patience if has_val else None,
         monitor="val_accuracy" if has_val else "loss", mode="max" if has_val else "min",
         time_budget_s=args.time_budget and args.time_budget * 60, verbose=2)
