@@ -109,6 +109,11 @@ def copy_matching_layers(model, path, app, check=None, prefixes=None):
     source, meta = load_model(path, app=app)
     if check:
         check(meta)
+    return copy_layers(model, source, prefixes, where=path)
+
+
+def copy_layers(model, source, prefixes=None, where="the source model"):
+    """`copy_matching_layers` from a model already loaded (`source`); `where` names it in errors."""
     source_layers = {layer.name: layer for layer in source.layers}
     copied, fresh = [], []
     for layer in model.layers:
@@ -124,7 +129,7 @@ def copy_matching_layers(model, path, app, check=None, prefixes=None):
         else:
             fresh.append(layer.name)
     if not copied:
-        raise UserError(f"{path}: no layer has the name and shape of one of this model's")
+        raise UserError(f"{where}: no layer has the name and shape of one of this model's")
     return copied, fresh
 
 

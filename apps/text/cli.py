@@ -164,23 +164,23 @@ def init_weights(model, path, task, vocab):
     every other layer of the same name and shapes (the convolutions; the classifier too when the
     class counts agree); the rest keeps its fresh initialisation."""
     from apps.text.models import EMBEDDING_LAYERS
-    from shared.modelio import copy_matching_layers, copy_weights, load_model
+    from shared.modelio import copy_layers, copy_weights, load_model, read_metadata
 
-    source, meta = load_model(path, app=APP)
-    theirs = meta["preprocessing"]
+    theirs = read_metadata(path)["preprocessing"]  # the metadata alone: the model file is loaded once below
     if theirs.get("task") == task:
         if theirs.get("vocabulary") != vocab.words:
             raise UserError(f"{path}: its vocabulary differs from this run's ({len(theirs.get('vocabulary', []))} "
                             f"vs {len(vocab)} words): use the options and data it was trained with")
         copy_weights(model, path, APP, "--arch, --mode, --maps, --widths")
         return
-    others = [layer.name for layer in model.layers if layer.name not in EMBEDDING_LAYERS]
-    copied, fresh = copy_matching_layers(model, path, APP, prefixes=others)
+    source, _ = load_model(path, app=APP)
+    ours = {layer.name for layer in model.layers}
+    copied, fresh = copy_layers(model, source, prefixes=sorted(ours - set(EMBEDDING_LAYERS)), where=path)
     index = {word: i for i, word in enumerate(theirs["vocabulary"])}
     rows = np.array([(i, index[w]) for i, w in enumerate(vocab.words) if w in index], dtype=int).reshape(-1, 2).T
     source_layers = {layer.name: layer for layer in source.layers}
     for name in EMBEDDING_LAYERS:
-        if name not in source_layers or name not in {layer.name for layer in model.layers}:
+        if name not in source_layers or name not in ours:
             continue
         table, source_table = model.get_layer(name).get_weights()[0], source_layers[name].get_weights()[0]
         if table.shape[1] != source_table.shape[1]:
