@@ -495,7 +495,8 @@ def cross_validate(args):
             resumed.append(name)
             print(f"fold {name}: recorded in {record}, not run again", flush=True)
             continue
-        if deadline and time.time() > deadline:
+        # the budget stops a cv after the epoch that passes it: never before this run has trained one
+        if deadline and len(folds) > len(resumed) and time.time() > deadline:
             return _cv_stopped(name)
         held = set(held)
         train_items = [i for i in items if i[-1] not in held]
