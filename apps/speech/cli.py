@@ -563,7 +563,8 @@ def cross_validate(args):
            if key in folds[0]},
         **{key: np.mean([f[key] for f in folds], axis=0).tolist()
            for key in ("ensemble_accuracy_by_seeds", "ensemble_tta_accuracy_by_seeds") if key in folds[0]},
-        "config": common.training_config(args, features=config.to_dict(), augment=dataclasses.asdict(_augment_config(args))),
+        "config": common.training_config(args, features=config.to_dict(),
+                                         augment=dataclasses.asdict(_augment_config(args))),
     }
     training.write_json(Path(args.out) / "cv.json", summary)
     print(f"cv: mean accuracy {summary['accuracy']:.4f} at epoch {chosen + 1} over {len(folds)} folds "
@@ -645,6 +646,12 @@ def _framings(config, items, vad_dbs):
     return out
 
 
+def _model_framings(pre, config):
+    """The framings a model reads every clip in: its own, then one per `tta_vad_db` threshold."""
+    from apps.speech import features
+    return features.vote_configs(config, pre.get("tta_vad_db", ()))
+
+
 def _load(path):
     from apps.speech.features import FeatureConfig
     from shared.modelio import load_model
@@ -677,7 +684,7 @@ def evaluate_model(args):
     if pre["task"] == "frames":
         probabilities = model.predict(x, batch_size=args.batch_size, verbose=0)
     else:
-        framings = features.vote_configs(config, pre.get("tta_vad_db", ()))
+        framings = _model_framings(pre, config)
         probabilities = np.mean([model.predict(
             features.normalise_for_model(examples.clip_arrays(items, framing)[0] if framing != config else x, pre,
                                          None if args.lone_clips else speakers),
@@ -704,7 +711,7 @@ def predict_clip_file(model, pre, config, path, top=3, hop=0.5, chunk=64, normal
     from apps.speech import audio, features
     normalise = normalise or (lambda x, i: features.normalise_for_model(x, pre))
     names = pre["class_names"]
-    framings = features.vote_configs(config, pre.get("tta_vad_db", ()))
+    framings = _model_framings(pre, config)
 
     def probabilities(clips):  # a batch of waveforms: the mean over the model's framings
         return np.mean([model.predict(normalise(np.stack([features.clip_features(y, framing) for y in clips]), i),
@@ -776,7 +783,7 @@ def predict_files(args):
     training speakers' average statistics, or with --same-speaker those of the clips given."""
     from apps.speech import features
     model, pre, config = _load(args.model)
-    stats = (_clip_files_statistics(args.files, config, features.vote_configs(config, pre.get("tta_vad_db", ())))
+    stats = (_clip_files_statistics(args.files, config, _model_framings(pre, config))
              if args.same_speaker and config.speaker_norm else None)
 
     def normalise(x, i):  # each framing with its own statistics, as `evaluate` normalises
