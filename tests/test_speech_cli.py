@@ -155,7 +155,7 @@ def test_cv_stops_at_its_time_budget_and_resumes_fold_by_fold(small_fsdd, tmp_pa
 
 
 def test_cv_folds_partition_speakers():
-    from apps.speech.cli import cv_folds
+    from apps.speech.crossval import cv_folds
     items = [(f"{s}_{i}.wav", 0, s) for s in ("a", "b", "c", "d", "e", "f", "g") for i in range(2)]
     assert [name for name, _ in cv_folds(items, 0)] == list("abcdefg")
     groups = [set(g) for _, g in cv_folds(items, 3)]
@@ -225,14 +225,14 @@ def test_init_model_copies_the_matching_layers_and_checks_the_features(trained, 
 
 
 def test_sample_rate_sets_the_band_edge():
-    from apps.speech.cli import _feature_config
+    from apps.speech.train import feature_config
     parse = run.build_parser().parse_args
-    config = _feature_config(parse(["speech", "train", "--dataset", "commands", "--sample-rate", "8000"]))
+    config = feature_config(parse(["speech", "train", "--dataset", "commands", "--sample-rate", "8000"]))
     assert (config.sample_rate, config.fmax) == (8000, 4000.0)
-    assert _feature_config(parse(["speech", "train", "--dataset", "commands"])).sample_rate == 16000
+    assert feature_config(parse(["speech", "train", "--dataset", "commands"])).sample_rate == 16000
     from shared.errors import UserError
     with pytest.raises(UserError, match="--sample-rate 500: too low"):
-        _feature_config(parse(["speech", "train", "--sample-rate", "500"]))
+        feature_config(parse(["speech", "train", "--sample-rate", "500"]))
 
 
 def test_extra_train_clips_join_every_training_split_and_never_validation(small_fsdd, tmp_path, capsys):
@@ -273,18 +273,18 @@ def test_extra_train_clips_join_every_training_split_and_never_validation(small_
 def test_fsdd_extra_train_reads_the_digits_of_a_speech_commands_folder(small_fsdd, tmp_path):
     import argparse
     from apps.speech import data
-    from apps.speech.cli import _extra_train_items
+    from apps.speech.train import extra_train_items
     commands = tmp_path / "commands"
     for name in ("six/0c40e715_nohash_0.wav", "_unknown_/eight_5170b77f_nohash_2.wav", "yes/0c40e715_nohash_0.wav"):
         (commands / name).parent.mkdir(parents=True, exist_ok=True)
         (commands / name).symlink_to(next(small_fsdd.glob("0_george_*")))
     items = data.fsdd_items(small_fsdd)
     args = argparse.Namespace(dataset="fsdd", extra_train=[str(commands)])
-    extra = _extra_train_items(args, items)
+    extra = extra_train_items(args, items)
     assert sorted(digit for _, digit, _ in extra) == [6, 8]
     assert {speaker for *_, speaker in extra} == {data.COMMANDS_DIGITS_SPEAKER}
     args.dataset = "commands"  # a Commands model reads the same folder as keywords and unknown words
-    assert len(_extra_train_items(args, [])) == 3
+    assert len(extra_train_items(args, [])) == 3
 
 
 def test_cv_seeds_scores_the_ensemble_that_speech_ensemble_builds(trained, small_fsdd, tmp_path, capsys):
@@ -323,7 +323,7 @@ def test_cv_tta_at_the_training_threshold_is_the_plain_last_epoch_accuracy(small
 
 def test_tta_vad_db_cv_scores_what_an_exported_ensemble_predicts(trained, small_fsdd, tmp_path, capsys):
     from apps.speech import features
-    from apps.speech.cli import _load
+    from apps.speech.predict import load_speech_model
     out = tmp_path / "cv"
     assert run.main(["speech", "cv", "--dataset", "fsdd", "--data", str(small_fsdd), "--epochs", "1", "--seeds", "2",
                      "--filters", "4", "4", "--hidden", "8", "--placement", "fit", "--tta-vad-db", "25", "40", "60",
@@ -350,7 +350,7 @@ def test_tta_vad_db_cv_scores_what_an_exported_ensemble_predicts(trained, small_
     clip = next(small_fsdd.glob("3_lucas_*"))
     assert run.main(["speech", "predict", "--model", str(shipped), "--json", "--top", "10", str(clip)]) == 0
     top = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["top"]
-    model, pre, config = _load(shipped)
+    model, pre, config = load_speech_model(shipped)
     x = np.stack([features.file_features(clip, framing) for framing in features.vote_configs(config, (25, 40, 60))])
     expected = model.predict(x, verbose=0).mean(axis=0)
     assert {t["label"]: t["probability"] for t in top} == {
@@ -366,7 +366,7 @@ def test_tta_vad_db_cv_scores_what_an_exported_ensemble_predicts(trained, small_
 
 def test_predict_same_speaker_normalises_each_framing_with_its_own_statistics(small_fsdd, tmp_path, capsys):
     from apps.speech import features
-    from apps.speech.cli import _load
+    from apps.speech.predict import load_speech_model
     out, shipped = tmp_path / "norm", tmp_path / "shipped.keras"
     assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--val-speakers", "lucas",
                      "--epochs", "1", "--filters", "4", "4", "--hidden", "8", "--placement", "fit",
@@ -380,7 +380,7 @@ def test_predict_same_speaker_normalises_each_framing_with_its_own_statistics(sm
     predicted = [{t["label"]: t["probability"] for t in json.loads(line)["top"]}
                  for line in capsys.readouterr().out.strip().splitlines()]
     # the reference: each framing of all the speaker's clips normalised by their own statistics (as `evaluate`)
-    model, pre, config = _load(shipped)
+    model, pre, config = load_speech_model(shipped)
     expected = np.mean([model.predict(features.normalise_by_speaker(
         np.stack([features.file_features(c, framing) for c in clips]), ["lucas"] * len(clips)), verbose=0)
         for framing in features.vote_configs(config, (20, 60))], axis=0)

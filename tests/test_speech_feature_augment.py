@@ -62,8 +62,8 @@ def test_augment_features_is_seeded_and_off_by_default():
 
 
 def test_feature_augmentation_needs_augmented_variants():
-    from apps.speech import cli
+    from apps.speech import train
     args = argparse.Namespace(dataset="fsdd", augment_copies=0, vtlp=[0.9, 1.1], freq_masks=0, freq_mask_bands=0,
                               time_masks=0, time_mask_frames=0, limit=None)
     with pytest.raises(UserError, match="augment-copies"):
-        cli.fold_arrays(args, None, None, [], [], [])
+        train.fold_arrays(args, None, None, [], [], [])
