@@ -183,14 +183,11 @@ def run(args):
     frequency responses, activation maps (frequency up), and spectrograms that maximize
     a class, filter or unit (L1 / total-variation / jitter / blur). With no choice, the standard set."""
     from apps.speech import features
-    from apps.speech.features import FeatureConfig
-    from shared.modelio import load_model
-    model, meta = load_model(args.model, app="speech")
+    from apps.speech.predict import load_speech_model
+    model, pre, config = load_speech_model(args.model)
     model = first_member(model)
-    pre = meta["preprocessing"]
     if pre.get("task") != "clips":
         raise UserError(f"{args.model}: visualize is for clip models (FSDD, Speech Commands), not frame models")
-    config = FeatureConfig.from_dict(pre["features"])
     names = pre["class_names"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
