@@ -26,6 +26,7 @@ k-max pooling changes the length of every sentence differently.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -334,4 +335,74 @@ class LimitedWeightSharingConv2D(keras.layers.Layer):
         config.update(filters=self.filters, kernel_size=self.kernel_size, section_size=self.section_size,
                       row_stride=self.row_stride, use_bias=self.use_bias,
                       kernel_initializer=keras.initializers.serialize(self.kernel_initializer))
+        return config
+
+
+@keras.saving.register_keras_serializable(package="beyond_pixels")
+class PerChannelEnergyNormalization(keras.layers.Layer):
+    """Trainable per-channel energy normalisation of filterbank energies (PCEN).
+
+    Wang, Getreuer, Hughes, Lyon & Saurous (2017), "Trainable Frontend for Robust
+    and Far-Field Keyword Spotting": instead of the log, each band's energy E is
+    divided by a smoothed version of itself (an automatic gain control per band),
+    then root-compressed:
+
+        M[t] = (1 - s) M[t-1] + s E[t]          (M[-1] = E[0]: starts settled)
+        PCEN[t] = (E[t] / (eps + M[t])^alpha + delta)^r - delta^r
+
+    so a band's loudness relative to its recent past matters, not the microphone's
+    gain or a steady background. `alpha`, `delta` and `r` are learned per band
+    (through their logs, so they stay positive; `alpha` and `r` are capped at 1),
+    initialised at the paper's 0.98, 2 and 0.5; `s` is fixed by `time_constant`
+    (in frames, converted as `librosa.pcen` does).
+
+    Input `(batch, time, bands, channels)` of LOG energies (the speech app's
+    log-mel layout); channel 0 is replaced by its PCEN, the other channels (deltas)
+    pass through. Time must be static: the smoother is one (time, time) matrix.
+    """
+
+    def __init__(self, time_constant=40.0, eps=1e-6, **kwargs):
+        kwargs.setdefault("dtype", "float32")  # a gain control divides small energies: float32 in mixed precision
+        super().__init__(**kwargs)
+        self.time_constant = float(time_constant)
+        self.eps = float(eps)
+
+    @property
+    def smoothing(self):
+        t = self.time_constant
+        return ((1 + 4 * t * t) ** 0.5 - 1) / (2 * t * t)
+
+    def build(self, input_shape):
+        time, bands = input_shape[1], input_shape[2]
+        if time is None:
+            raise ValueError(f"{self.name}: needs a static time length, got {input_shape}")
+        for name, value in (("log_alpha", 0.98), ("log_delta", 2.0), ("log_r", 0.5)):
+            setattr(self, name, self.add_weight(name=name, shape=(bands,), trainable=True,
+                                                initializer=keras.initializers.Constant(float(np.log(value)))))
+        s = self.smoothing
+        steps = np.arange(time)
+        lag = steps[:, None] - steps[None, :]
+        # M[t] = sum_k s (1-s)^(t-k) E[k] for k <= t, plus (1-s)^(t+1) E[0] from the settled start
+        weights = np.where(lag >= 0, s * (1 - s) ** np.maximum(lag, 0), 0.0)
+        weights[:, 0] += (1 - s) ** (steps + 1)
+        self.smoother = weights.astype("float32")
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, "float32")
+        log_energy = inputs[..., 0]
+        energy = ops.exp(log_energy)
+        smoothed = ops.einsum("tk,bkf->btf", ops.convert_to_tensor(self.smoother), energy)
+        alpha = ops.minimum(ops.exp(self.log_alpha), 1.0)
+        delta = ops.exp(self.log_delta)
+        r = ops.minimum(ops.exp(self.log_r), 1.0)
+        gained = ops.exp(log_energy - alpha * ops.log(self.eps + smoothed))
+        pcen = ops.power(gained + delta, r) - ops.power(delta, r)
+        return ops.concatenate([pcen[..., None], inputs[..., 1:]], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(time_constant=self.time_constant, eps=self.eps)
         return config

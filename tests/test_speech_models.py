@@ -5,7 +5,7 @@ import pytest
 
 from apps.speech import models
 from shared.builders import ConvSpec, conv_stack
-from shared.layers import LimitedWeightSharingConv2D
+from shared.layers import LimitedWeightSharingConv2D, PerChannelEnergyNormalization
 
 
 def test_lws_layer_uses_separate_filters_per_frequency_section():
@@ -47,6 +47,58 @@ def test_models_save_and_load_with_the_lws_layer(tmp_path):
     path = save_model(model, tmp_path / "m.keras", app="speech")
     loaded, meta = load_model(path, app="speech")
     np.testing.assert_allclose(model.predict(x, verbose=0), loaded.predict(x, verbose=0), atol=1e-6)
+
+
+def _log_energies(rng, shape=(2, 101, 40)):
+    """Log filterbank energies of very different levels per band, and a second channel of noise."""
+    energy = rng.gamma(1.0, 1.0, shape) * rng.uniform(0.01, 100.0, (1, 1, shape[-1]))
+    return np.stack([np.log(energy), rng.normal(size=shape)], axis=-1).astype("float32")
+
+
+def test_pcen_layer_matches_librosa_and_passes_the_deltas_through():
+    import librosa
+    import scipy.signal
+    x = _log_energies(np.random.default_rng(0))
+    layer = PerChannelEnergyNormalization(time_constant=40.0)
+    y = keras.ops.convert_to_numpy(layer(x))
+    b = layer.smoothing
+    for clip, out in zip(np.exp(x[..., 0]), y):  # librosa's filter started settled on the first frame, as ours
+        settled = scipy.signal.lfilter_zi([b], [1, b - 1]) * clip.T[:, :1]
+        ref = librosa.pcen(clip.T, sr=100, hop_length=1, time_constant=0.4, gain=0.98, bias=2.0, power=0.5,
+                           eps=1e-6, zi=settled)
+        np.testing.assert_allclose(out[..., 0], ref.T, atol=1e-4)
+    np.testing.assert_array_equal(y[..., 1], x[..., 1])
+
+
+def test_pcen_with_full_gain_control_ignores_the_recording_level():
+    x = _log_energies(np.random.default_rng(1))
+    layer = PerChannelEnergyNormalization(eps=1e-12)
+    layer.build(x.shape)
+    layer.log_alpha.assign(np.zeros(40, "float32"))  # alpha = 1: E / M, a pure ratio
+    louder = x.copy()
+    louder[..., 0] += np.log(1000.0)  # +30 dB in every band
+    quiet, loud = (keras.ops.convert_to_numpy(layer(v)) for v in (x, louder))
+    np.testing.assert_allclose(quiet, loud, atol=1e-4)
+    assert np.ptp(quiet[..., 0].mean(axis=(0, 1))) < 0.5 * np.ptp(x[..., 0].mean(axis=(0, 1)))  # bands evened
+
+
+def test_pcen_frontend_trains_its_parameters_and_saves(tmp_path):
+    from shared.modelio import load_model, save_model
+    x = _log_energies(np.random.default_rng(2), (8, 21, 24))
+    x = np.concatenate([x, x[..., 1:]], axis=-1)  # (8, 21, 24, 3): static, delta, delta-delta
+    y = np.arange(8) % 2
+    model = models.build_model("freq", (21, 24, 3), 2, normalizer_data=x, filters=(8, 8), hidden=16, frontend="pcen")
+    pcen = model.get_layer("pcen")
+    assert {w.name for w in pcen.trainable_weights} == {"log_alpha", "log_delta", "log_r"}
+    before = keras.ops.convert_to_numpy(pcen.log_r).copy()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, verbose=0)
+    assert not np.allclose(before, keras.ops.convert_to_numpy(pcen.log_r))
+    path = save_model(model, tmp_path / "m.keras", app="speech")
+    loaded, _ = load_model(path, app="speech")
+    np.testing.assert_allclose(model.predict(x, verbose=0), loaded.predict(x, verbose=0), atol=1e-6)
+    with pytest.raises(ValueError, match="frontend"):
+        models.build_model("freq", (21, 24, 3), 2, frontend="mfcc")
 
 
 def test_trad_fpool3_follows_sainath_and_parada():

@@ -117,7 +117,7 @@ def register(subparsers):
 
 def _add_train_args(train):
     from apps.speech.examples import DATASETS
-    from apps.speech.models import ARCHITECTURES
+    from apps.speech.models import ARCHITECTURES, FRONTENDS
     train.add_argument("--dataset", choices=DATASETS, default="fsdd")
     train.add_argument("--data", help="dataset folder or .tar.gz in its original layout "
                        "(default: the registry's archive, found via --data-dir/$BEYOND_PIXELS_DATA)")
@@ -161,6 +161,9 @@ def _add_train_args(train):
                        "by a Beta(ALPHA, ALPHA) weight (e.g. 0.2; default off)")
     train.add_argument("--deltas", type=int, choices=(0, 1, 2), default=2)
     train.add_argument("--n-mels", type=common.positive_int, default=40)
+    train.add_argument("--frontend", choices=FRONTENDS, default="log",
+                       help="static channel: the log-mel itself, or a trainable per-channel energy normalisation "
+                            "of it (pcen; Wang et al. 2017) (default: %(default)s)")
     train.add_argument("--cmvn", action="store_true",
                        help="per-utterance mean/variance normalisation of each mel band over the voiced frames")
     train.add_argument("--speaker-norm", action="store_true",
@@ -315,7 +318,7 @@ def demo(out_dir, minutes, data_dir):
         speed_range=(0.75, 1.25), max_shift=0.1, random_placement=False, trim_db=None, cmvn=False, floor_db=0.0,
         vad_db=40.0, tta_vad_db=[], vtlp=None, freq_masks=0, freq_mask_bands=0, time_masks=0, time_mask_frames=0,
         placement="centre", no_val=False, speaker_norm=False, sample_rate=None, init_model=None, init_layers=None,
-        extra_train=[], label_smoothing=0.0, mixup=0.0,
+        extra_train=[], label_smoothing=0.0, mixup=0.0, frontend="log",
         workers=1, data_dir=data_dir, out=str(out_dir / "run"), epochs=12, batch_size=64, learning_rate=2e-3,
         seed=1234, patience=None, resume=False, time_budget=minutes, mixed_bfloat16=False, limit=None)
     started = time.time()

@@ -19,6 +19,9 @@
 
 Every model starts with a Normalization layer adapted on the training
 features (per mel band and channel), so the saved file needs nothing else.
+With `frontend="pcen"` a trainable per-channel energy normalisation
+(`shared.layers.PerChannelEnergyNormalization`, Wang et al. 2017) replaces the
+static log-mel channel before it: a gain control per band instead of the log.
 """
 import math
 
@@ -28,16 +31,28 @@ from keras import layers
 from shared.builders import ConvSpec, classifier_head, conv_stack
 
 ARCHITECTURES = ("freq", "freq-lws", "trad-fpool3")
+FRONTENDS = ("log", "pcen")
+PCEN_TIME_CONSTANT = 40  # frames: 0.4 s at a 10 ms hop, the paper's and librosa's default
 
 
-def _input(input_shape, normalizer_data):
+def _input(input_shape, normalizer_data, frontend="log"):
     inputs = keras.Input(shape=tuple(input_shape), name="log_mel")
+    if frontend not in FRONTENDS:
+        raise ValueError(f"unknown frontend {frontend!r}; choose from {FRONTENDS}")
+    x = inputs
+    if frontend == "pcen":
+        from shared.layers import PerChannelEnergyNormalization
+        pcen = PerChannelEnergyNormalization(PCEN_TIME_CONSTANT, name="pcen")
+        x = pcen(x)
+        if normalizer_data is not None:  # the normaliser sees what it will normalise
+            import tensorflow as tf
+            normalizer_data = tf.data.Dataset.from_tensor_slices(normalizer_data).batch(1024).map(pcen)
     norm = layers.Normalization(axis=(2, 3), name="band_norm")
     if normalizer_data is not None:
         norm.adapt(normalizer_data)
     else:  # built to be loaded into, or for tests: statistics set later or left neutral
         norm.build((None, *input_shape))
-    return inputs, norm(inputs)
+    return inputs, norm(x)
 
 
 def freq_cnn_specs(context, filters=(64, 64), lws=False, context_stride=1, dropout=0.1):
@@ -50,10 +65,10 @@ def freq_cnn_specs(context, filters=(64, 64), lws=False, context_stride=1, dropo
 
 
 def freq_cnn(input_shape, num_classes, *, context=9, context_stride=1, filters=(64, 64), lws=False,
-             time_bins=3, hidden=256, dropout=0.3, normalizer_data=None):
+             time_bins=3, hidden=256, dropout=0.3, normalizer_data=None, frontend="log"):
     frames = input_shape[0]
     context = min(context, frames)
-    inputs, x = _input(input_shape, normalizer_data)
+    inputs, x = _input(input_shape, normalizer_data, frontend)
     x = conv_stack(x, freq_cnn_specs(context, filters, lws, context_stride))
     steps = x.shape[1]
     bins = max(1, min(time_bins, steps))
@@ -63,11 +78,11 @@ def freq_cnn(input_shape, num_classes, *, context=9, context_stride=1, filters=(
     return keras.Model(inputs, outputs, name="freq_cnn_lws" if lws else "freq_cnn")
 
 
-def cnn_trad_fpool3(input_shape, num_classes, *, dropout=0.3, normalizer_data=None):
+def cnn_trad_fpool3(input_shape, num_classes, *, dropout=0.3, normalizer_data=None, frontend="log"):
     frames = input_shape[0]
     t1 = min(20, frames)
     t2 = min(10, frames - t1 + 1)
-    inputs, x = _input(input_shape, normalizer_data)
+    inputs, x = _input(input_shape, normalizer_data, frontend)
     x = conv_stack(x, [ConvSpec(64, kernel=(t1, 8), padding="valid", pool="max", pool_size=(1, 3)),
                        ConvSpec(64, kernel=(t2, 4), padding="valid", dropout=dropout)])
     x = layers.Flatten(name="flatten")(x)
@@ -82,5 +97,5 @@ def build_model(arch, input_shape, num_classes, normalizer_data=None, **options)
                         **options)
     if arch == "trad-fpool3":
         return cnn_trad_fpool3(input_shape, num_classes, normalizer_data=normalizer_data,
-                               dropout=options.get("dropout", 0.3))
+                               dropout=options.get("dropout", 0.3), frontend=options.get("frontend", "log"))
     raise ValueError(f"unknown architecture {arch!r}; choose from {ARCHITECTURES}")

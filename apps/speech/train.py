@@ -218,7 +218,7 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
         context_stride=1 if args.dataset == "timit" else args.context_stride,
         filters=tuple(args.filters), hidden=args.hidden)
     model = models.build_model(args.arch, x_train.shape[1:], len(names), normalizer_data=x_train,
-                               dropout=args.dropout, **options)
+                               dropout=args.dropout, frontend=args.frontend, **options)
     steps = args.epochs * -(-len(x_train) // args.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=max(1, steps - steps // 20), warmup_target=args.learning_rate, warmup_steps=steps // 20)
