@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import run
-from apps.text import cli
+from apps.text import cli, crossval, predict, train
 
 
 def _synthetic(n, seed):
@@ -38,7 +38,7 @@ def _args(tmp_path, arch):
 def trained(request, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp(request.param)
     args = _args(tmp_path, request.param)
-    metrics, _, _ = cli.train_once(args, "mr", _synthetic(400, 0), _synthetic(100, 1), args.out, verbose=0)
+    metrics, _, _ = train.train_once(args, "mr", _synthetic(400, 0), _synthetic(100, 1), args.out, verbose=0)
     return tmp_path, metrics
 
 
@@ -101,12 +101,12 @@ def test_init_model_warm_starts_and_refuses_a_mismatch(trained, tmp_path):
     arch = next(source_dir.glob("*/model.keras")).parent.name
     args = _args(tmp_path, arch)
     args.epochs, args.learning_rate, args.init_model = 1, 1e-9, _model(source_dir)
-    metrics, _, _ = cli.train_once(args, "mr", _synthetic(400, 0), _synthetic(100, 1), args.out, verbose=0)
+    metrics, _, _ = train.train_once(args, "mr", _synthetic(400, 0), _synthetic(100, 1), args.out, verbose=0)
     # a (near) zero learning rate keeps the source's weights: its dev accuracy again
     assert abs(metrics["best_val_accuracy"] - source_metrics["best_val_accuracy"]) < 0.02
     with pytest.raises(UserError, match="vocabulary"):
         texts, labels = _synthetic(400, 0)
-        cli.train_once(args, "mr", (texts + ["a zebra"], np.append(labels, 1)), _synthetic(100, 1),
+        train.train_once(args, "mr", (texts + ["a zebra"], np.append(labels, 1)), _synthetic(100, 1),
                        tmp_path / "other", verbose=0)
 
 
@@ -115,13 +115,13 @@ def test_crossval_writes_its_summary_after_every_fold(tmp_path, monkeypatch):
     from apps.text import data
     monkeypatch.setattr(data, "load_pool", lambda task, data_dir=None: _synthetic(150, 0))
     summary_before_fold = []
-    train_once = cli.train_once
+    train_once = train.train_once
 
     def recording_train_once(*args, **kwargs):
         path = tmp_path / "cv" / "crossval.json"
         summary_before_fold.append(json.loads(path.read_text())["protocol"] if path.exists() else None)
         return train_once(*args, **kwargs)
-    monkeypatch.setattr(cli, "train_once", recording_train_once)
+    monkeypatch.setattr(crossval, "train_once", recording_train_once)
     code = run.main(["text", "crossval", "--task", "mr", "--arch", "kim", "--embedding", "rand", "--extra-words", "0",
                      "--epochs", "1", "--folds", "5", "--run-folds", "3", "--patience", "1",
                      "--out", str(tmp_path / "cv")])
@@ -141,8 +141,8 @@ def test_crossval_resume_keeps_finished_folds_and_runs_the_rest(tmp_path, monkey
     assert run.main(argv + ["--run-folds", "2"]) == 0
     first = json.loads((tmp_path / "cv" / "crossval.json").read_text())
     trained = []
-    train_once = cli.train_once
-    monkeypatch.setattr(cli, "train_once", lambda *a, **k: trained.append(a[4]) or train_once(*a, **k))
+    train_once = train.train_once
+    monkeypatch.setattr(crossval, "train_once", lambda *a, **k: trained.append(a[4]) or train_once(*a, **k))
     assert run.main(argv + ["--epochs", "2", "--resume"]) == 2
     assert "was run with epochs 1, not 2" in capsys.readouterr().err and not trained
     assert run.main(argv + ["--learning-rate", "0.01", "--resume"]) == 2  # any option of the folds, not a few
@@ -175,7 +175,7 @@ def test_ensemble_averages_members_and_explains(tmp_path, capsys):
     paths = []
     for arch in ("kim", "dcnn"):
         args = _args(tmp_path, arch)
-        cli.train_once(args, "mr", _synthetic(400, 0), _synthetic(100, 1), args.out, verbose=0)
+        train.train_once(args, "mr", _synthetic(400, 0), _synthetic(100, 1), args.out, verbose=0)
         paths.append(str(tmp_path / arch / "model.keras"))
     out = str(tmp_path / "ensemble.keras")
     assert run.main(["text", "ensemble", *paths, "--out", out]) == 0
@@ -186,10 +186,10 @@ def test_ensemble_averages_members_and_explains(tmp_path, capsys):
     probabilities = []
     for path in paths + [out]:
         model, meta = load_model(path, app="text")
-        probabilities.append(cli.predict_probabilities(model, cli.encode_texts(texts, meta)[1]))
+        probabilities.append(predict.predict_probabilities(model, predict.encode_texts(texts, meta)[1]))
     np.testing.assert_allclose(probabilities[2], (probabilities[0] + probabilities[1]) / 2, atol=1e-5)
-    (tokens,), (ids,) = cli.encode_texts(["the plot is awful"], meta)  # meta: the ensemble's
-    explained, _, _ = cli.kmax_explainer(model, meta["preprocessing"])(tokens, ids)
+    (tokens,), (ids,) = predict.encode_texts(["the plot is awful"], meta)  # meta: the ensemble's
+    explained, _, _ = predict.kmax_explainer(model, meta["preprocessing"])(tokens, ids)
     np.testing.assert_allclose(explained, np.asarray(model(np.array([ids], np.int32)))[0], atol=1e-6)
     capsys.readouterr()
     assert run.main(["text", "evaluate", "--model", out, "--data", str(data), "--json"]) == 0
@@ -203,19 +203,19 @@ def test_ensemble_averages_members_and_explains(tmp_path, capsys):
     assert (tmp_path / "viz" / "saliency_kmax.png").exists()
     other = _args(tmp_path, "kim")
     other.out = str(tmp_path / "trec")
-    cli.train_once(other, "trec", _synthetic(100, 0), _synthetic(50, 1), other.out, verbose=0)
+    train.train_once(other, "trec", _synthetic(100, 0), _synthetic(50, 1), other.out, verbose=0)
     assert run.main(["text", "ensemble", paths[0], other.out + "/model.keras", "--out", out + "2"]) == 2
     assert "its task differs" in capsys.readouterr().err
 
 
 def test_cosine_learning_rate_decays_to_zero_over_the_run():
-    optimizer = cli._optimizer("adam", 0.01, decay_steps=100)
+    optimizer = train.optimizer("adam", 0.01, decay_steps=100)
     assert float(optimizer.learning_rate) == pytest.approx(0.01)
     optimizer.iterations.assign(50)
     assert float(optimizer.learning_rate) == pytest.approx(0.005, abs=1e-6)
     optimizer.iterations.assign(100)
     assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-7)
-    assert float(cli._optimizer("adam", 0.01).learning_rate) == pytest.approx(0.01)
+    assert float(train.optimizer("adam", 0.01).learning_rate) == pytest.approx(0.01)
 
 
 def test_a_binary_file_given_to_a_five_class_model_is_flagged(capsys):
@@ -251,7 +251,7 @@ def test_collapse_turns_an_sst5_model_or_ensemble_into_an_sst2_model(tmp_path, c
     for arch in ("kim", "dcnn"):
         args = _args(tmp_path, arch)
         args.epochs = 6
-        cli.train_once(args, "sst5", _synthetic5(600, 0), _synthetic5(100, 1), args.out, verbose=0)
+        train.train_once(args, "sst5", _synthetic5(600, 0), _synthetic5(100, 1), args.out, verbose=0)
         paths.append(str(tmp_path / arch / "model.keras"))
     assert run.main(["text", "ensemble", *paths, "--out", str(tmp_path / "ensemble5.keras")]) == 0
     texts, labels = _synthetic5(200, 2)
@@ -266,8 +266,8 @@ def test_collapse_turns_an_sst5_model_or_ensemble_into_an_sst2_model(tmp_path, c
         model, meta = load_model(out, app="text")
         assert meta["preprocessing"]["task"] == "sst2" and meta["preprocessing"]["class_names"] == ["negative",
                                                                                                    "positive"]
-        p5 = cli.predict_probabilities(fine, cli.encode_texts(texts2, fine_meta)[1])
-        p2 = cli.predict_probabilities(model, cli.encode_texts(texts2, meta)[1])
+        p5 = predict.predict_probabilities(fine, predict.encode_texts(texts2, fine_meta)[1])
+        p2 = predict.predict_probabilities(model, predict.encode_texts(texts2, meta)[1])
         expected = np.stack([p5[:, :2].sum(1), p5[:, 3:].sum(1)], axis=1)
         np.testing.assert_allclose(p2, expected / expected.sum(1, keepdims=True), atol=1e-5)
         np.testing.assert_allclose(np.asarray(merge_class_probabilities(p5, [[0, 1], [3, 4]])), p2, atol=1e-5)
@@ -275,8 +275,8 @@ def test_collapse_turns_an_sst5_model_or_ensemble_into_an_sst2_model(tmp_path, c
         assert run.main(["text", "evaluate", "--model", out, "--data", str(data), "--json"]) == 0
         result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert result["n"] == len(labels2) and result["accuracy"] >= 0.9  # the fine model learned the task
-        (tokens,), (ids,) = cli.encode_texts(["the plot was atrocious"], meta)
-        explained, scores, _ = cli.kmax_explainer(model, meta["preprocessing"])(tokens, ids)
+        (tokens,), (ids,) = predict.encode_texts(["the plot was atrocious"], meta)
+        explained, scores, _ = predict.kmax_explainer(model, meta["preprocessing"])(tokens, ids)
         np.testing.assert_allclose(explained, np.asarray(model(np.array([ids], np.int32)))[0], atol=1e-6)
         assert run.main(["text", "predict", "--model", out, "--json", "--color", "never",
                          "the plot was atrocious"]) == 0
@@ -301,7 +301,7 @@ def test_collapse_turns_an_sst5_model_or_ensemble_into_an_sst2_model(tmp_path, c
     assert run.main(["text", "ensemble", str(tmp_path / "kim_sst2.keras"), str(tmp_path / "kim_sst2.keras"),
                      "--out", both]) == 0
     model, meta = load_model(both, app="text")
-    explained, _, _ = cli.kmax_explainer(model, meta["preprocessing"])(tokens, ids)
+    explained, _, _ = predict.kmax_explainer(model, meta["preprocessing"])(tokens, ids)
     np.testing.assert_allclose(explained, np.asarray(model(np.array([ids], np.int32)))[0], atol=1e-6)
     # only an SST-5 model has the classes to merge
     assert run.main(["text", "collapse", "--model", out, "--out", str(tmp_path / "again.keras")]) != 0
@@ -316,9 +316,10 @@ def test_init_model_of_another_task_transfers_the_shared_words_and_layers(traine
     theirs = meta["preprocessing"]["vocabulary"]
     vocab = Vocabulary(["zebra"] + theirs[2:][::-1])  # another order and one new word
     table = source.get_layer("embed").get_weights()[0]
-    model = cli.build(_args(tmp_path, source.name.split("_")[0]), len(vocab), 6, np.zeros((len(vocab), table.shape[1])))
+    model = train.build(_args(tmp_path, source.name.split("_")[0]), len(vocab), 6,
+                        np.zeros((len(vocab), table.shape[1])))
     fresh_zebra = model.get_layer("embed").get_weights()[0][vocab.index["zebra"]].copy()
-    cli.init_weights(model, _model(source_dir), "trec", vocab)  # a 6-class task from a 2-class "mr" model
+    train.init_weights(model, _model(source_dir), "trec", vocab)  # a 6-class task from a 2-class "mr" model
     ours = model.get_layer("embed").get_weights()[0]
     for word in ("great", "awful", "the"):
         np.testing.assert_array_equal(ours[vocab.index[word]], table[theirs.index(word)])

@@ -5,7 +5,7 @@ import argparse
 import numpy as np
 import pytest
 
-from apps.text import cli, embeddings
+from apps.text import embeddings, train
 from apps.text.tokenize import UNK_ID, Vocabulary
 
 
@@ -22,7 +22,7 @@ def kv():
 def _prepare(kv, monkeypatch, task, texts, lexicon="none"):
     monkeypatch.setattr(embeddings, "get_vectors", lambda *a, **k: kv)
     args = argparse.Namespace(embedding="glove", extra_words=len(kv), seed=1, lexicon=lexicon)
-    return cli.prepare(args, texts, task)
+    return train.prepare(args, texts, task)
 
 
 def test_a_capitalised_word_gets_the_lower_case_vector(kv):

@@ -9,7 +9,7 @@ Works on the app's models (DCNN and Kim's CNN: word ids in, class probabilities 
   whether it speaks for (+) or against (-) the class. Word ids are discrete, so the
   gradient is taken at the embedding tables: TensorFlow returns it as one row per
   position (IndexedSlices), which keeps repeated words apart.
-- `kmax_word_scores`: what the k-max pooling kept, per word (`apps.text.cli.word_scores`
+- `kmax_word_scores`: what the k-max pooling kept, per word (`apps.text.predict.word_scores`
   on `apps.text.models.selection_model`): Kim's CNN, every filter's max n-gram; DCNN,
   the windows the first dynamic k-max layer kept.
 - `sentences_png`: per sentence, saliency, gradient x input and k-max share as a heat
@@ -71,7 +71,7 @@ def word_saliency(model, ids, class_index=None):
 
 def kmax_word_scores(model, meta, tokens, ids):
     """(each word's share of the kept activations (n,), top n-grams) from the k-max layers."""
-    from apps.text.cli import kmax_explainer
+    from apps.text.predict import kmax_explainer
     _, scores, ngrams = kmax_explainer(model, meta["preprocessing"])(tokens, ids)
     return scores, ngrams
 
@@ -79,7 +79,7 @@ def kmax_word_scores(model, meta, tokens, ids):
 def explain_sentences(model, meta, texts, class_index=None):
     """A dict per text: tokens, ids, probabilities, class, saliency, grad x input, k-max scores, n-grams.
     Texts with no words left after cleaning are reported on stderr and skipped."""
-    from apps.text.cli import encode_texts
+    from apps.text.predict import encode_texts
     results = []
     for text in texts:
         (tokens,), (ids,) = encode_texts([text], meta)
@@ -123,7 +123,7 @@ def sentences_png(results, class_names, path, max_words=40):
 def terminal_lines(results, class_names, color=False):
     """The same as text: the top quarter of words by saliency and by k-max share marked
     (ANSI bold yellow, or [brackets]), with the kept n-grams."""
-    from apps.text.cli import highlight
+    from apps.text.predict import highlight
     lines = []
     for r in results:
         probabilities = "  ".join(f"{c} {p:.3f}" for c, p in zip(class_names, r["probabilities"]))
@@ -204,7 +204,7 @@ def run(args):
     word-level saliency (gradient at the embeddings; gradient x embedding for the sign)
     and the words the k-max pooling kept, plus the first convolution's activation map.
     With no choice, the standard set on the given texts (default: a few examples)."""
-    from apps.text.cli import encode_texts
+    from apps.text.predict import encode_texts
     from shared.modelio import load_model
     model, meta = load_model(args.model, app="text")
     names = meta["preprocessing"]["class_names"]
