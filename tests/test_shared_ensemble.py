@@ -49,3 +49,24 @@ def test_an_ensemble_given_as_a_member_adds_its_members_with_equal_weights(tmp_p
     three, _ = load_model(tmp_path / "three.keras")
     assert [m.name for m in members(three)] == ["member1_mlp", "member2_mlp", "member3_mlp"]
     np.testing.assert_allclose(np.asarray(three(x)), expected, atol=1e-6)  # not (mean(1, 2) + 3) / 2
+
+
+def test_members_that_read_different_inputs_average_in_one_model(tmp_path):
+    nets = [_member(1), _member(2, inputs=4), _member(3)]
+    x6, x4 = (np.random.default_rng(0).normal(size=(5, n)).astype("float32") for n in (6, 4))
+    ensemble = average_models(nets, reads=[0, 1, 0])
+    assert [tuple(i.shape[1:]) for i in ensemble.inputs] == [(6,), (4,)]
+    expected = np.mean([np.asarray(nets[0](x6)), np.asarray(nets[1](x4)), np.asarray(nets[2](x6))], axis=0)
+    np.testing.assert_allclose(np.asarray(ensemble([x6, x4])), expected, atol=1e-6)
+    with pytest.raises(UserError, match="model 3 .* takes .* model 1"):  # readers of one input agree
+        average_models([_member(1), _member(2, inputs=4), _member(3, inputs=4)], reads=[0, 1, 0])
+    # from files: a key of the preprocessing decides which input each model reads
+    for i, (net, width) in enumerate(zip(nets, (6, 4, 6))):
+        save_model(net, tmp_path / f"net{i}.keras", app="test", preprocessing={"width": width})
+    ensemble_files([tmp_path / f"net{i}.keras" for i in range(3)], tmp_path / "mixed.keras", app="test", same=(),
+                   input_of=lambda meta: meta["preprocessing"]["width"])
+    mixed, _ = load_model(tmp_path / "mixed.keras")
+    np.testing.assert_allclose(np.asarray(mixed([x6, x4])), expected, atol=1e-6)
+    with pytest.raises(UserError, match="2 inputs; give its members"):
+        ensemble_files([tmp_path / "mixed.keras", tmp_path / "net0.keras"], tmp_path / "bad.keras", app="test",
+                       same=())

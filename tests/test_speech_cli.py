@@ -306,8 +306,40 @@ def test_cv_seeds_scores_the_ensemble_that_speech_ensemble_builds(trained, small
     assert scored["n"] == 20 and scored["accuracy"] == pytest.approx(fold["ensemble_accuracy"])
     assert run.main(["speech", "saliency", "--model", str(ensemble), str(next(small_fsdd.glob("3_*"))),
                      "--out", str(tmp_path / "s.png")]) == 0 and (tmp_path / "s.png").is_file()
-    # a model with other features (placement centre) is refused
-    assert run.main(["speech", "ensemble", str(members[0]), str(trained / "model.keras"),
+
+
+
+def test_an_ensemble_of_fit_and_centre_models_reads_each_clip_both_ways(trained, small_fsdd, tmp_path, capsys):
+    from apps.speech import features
+    from apps.speech.predict import load_speech_model
+    from shared.ensemble import members
+    small = ["--dataset", "fsdd", "--data", str(small_fsdd), "--val-speakers", "lucas", "--epochs", "1",
+             "--filters", "4", "4", "--hidden", "8"]
+    assert run.main(["speech", "train", *small, "--placement", "fit", "--out", str(tmp_path / "fit")]) == 0
+    centre, fit = trained / "model.keras", tmp_path / "fit" / "model.keras"
+    mixed, shipped = tmp_path / "mixed.keras", tmp_path / "shipped.keras"
+    assert run.main(["speech", "ensemble", str(fit), str(centre), "--out", str(mixed)]) == 0
+    assert run.main(["speech", "export", "--model", str(mixed), "--tta-vad-db", "25", "60",
+                     "--out", str(shipped)]) == 0
+    model, pre, config = load_speech_model(shipped)
+    assert [i["placement"] for i in pre["input_features"]] == ["fit", "centre"] and config.placement == "fit"
+    clip = next(small_fsdd.glob("3_lucas_*"))
+    assert run.main(["speech", "predict", "--model", str(shipped), "--json", "--top", "10", str(clip)]) == 0
+    top = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["top"]
+    fit_net, centre_net = members(model)
+    read_fit = np.stack([features.file_features(clip, framing) for framing in features.vote_configs(config, (25, 60))])
+    read_centre = features.file_features(clip, features.FeatureConfig.from_dict(pre["input_features"][1]))[None]
+    # each network weighs the same: the fit one averaged over its two framings, the centre one read once
+    expected = (fit_net.predict(read_fit, verbose=0).mean(axis=0) + centre_net.predict(read_centre, verbose=0)[0]) / 2
+    assert {t["label"]: t["probability"] for t in top} == {
+        pre["class_names"][i]: pytest.approx(float(p), abs=1e-4) for i, p in enumerate(expected)}
+    assert run.main(["speech", "evaluate", "--model", str(shipped), "--data", str(small_fsdd),
+                     "--val-speakers", "lucas", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n"] == 20
+    assert run.main(["speech", "saliency", "--model", str(shipped), str(clip), "--out", str(tmp_path / "s.png")]) == 0
+    # other features than the placement are refused
+    assert run.main(["speech", "train", *small, "--n-mels", "20", "--out", str(tmp_path / "narrow")]) == 0
+    assert run.main(["speech", "ensemble", str(fit), str(tmp_path / "narrow" / "model.keras"),
                      "--out", str(tmp_path / "bad.keras")]) != 0
     assert "features differs" in capsys.readouterr().err
 
@@ -429,5 +461,14 @@ def test_cv_ensemble_averages_the_members_of_several_cv_runs(small_fsdd, tmp_pat
         assert len(members) == 3 and len(both["per_fold"][f"fold-{fold}"]["member_accuracies"]) == 3
         expected.append(np.mean(members.mean(0).argmax(1) == a["labels"]))
     assert both["accuracy"] == pytest.approx(np.mean(expected)) and both["n"] == 60
+    # a run with test-time framings is read at them, one without at its last epoch (as their models read clips)
+    assert run.main(common + ["--tta-vad-db", "30", "50", "--out", str(tmp_path / "c")]) == 0
+    capsys.readouterr()
+    assert run.main(["speech", "cv-ensemble", str(tmp_path / "b"), str(tmp_path / "c"), "--json"]) == 0
+    mixed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert mixed["read_at"] == ["last_epoch", "framings"]
+    b, c = (np.load(tmp_path / run_dir / "fold-lucas" / "val_probabilities.npz") for run_dir in "bc")
+    assert mixed["per_fold"]["fold-lucas"]["accuracy"] == pytest.approx(
+        np.mean((b["last_epoch"][0] + c["framings"][0]).argmax(1) == b["labels"]))
     assert run.main(["speech", "cv-ensemble", str(tmp_path)]) == 2  # not a cv folder: a clear error
     assert "val_probabilities.npz" in capsys.readouterr().err

@@ -16,7 +16,8 @@ import numpy as np
 
 from apps.speech import APP
 from apps.speech.crossval import cross_validate, cv_ensemble
-from apps.speech.predict import load_speech_model, model_framings, predict_files
+from apps.speech.predict import framed_probabilities, input_configs, load_speech_model, model_framings, \
+    model_inputs, predict_files
 from apps.speech.train import check_tta, dataset_root, train_model
 from shared import cli as common
 from shared.errors import UserError
@@ -225,11 +226,12 @@ def evaluate_model(args):
     if pre["task"] == "frames":
         probabilities = model.predict(x, batch_size=args.batch_size, verbose=0)
     else:
-        framings = model_framings(pre, config)
-        probabilities = np.mean([model.predict(
-            features.normalise_for_model(examples.clip_arrays(items, framing)[0] if framing != config else x, pre,
-                                         None if args.lone_clips else speakers),
-            batch_size=args.batch_size, verbose=0) for framing in framings], axis=0)
+        def prepared(framing_of_input):  # the features of one model input, normalised as the model expects
+            arrays = examples.clip_arrays(items, framing_of_input)[0] if framing_of_input != config else x
+            return features.normalise_for_model(arrays, pre, None if args.lone_clips else speakers)
+        probabilities = np.mean([model.predict(model_inputs([prepared(c) for c in framing]),
+                                               batch_size=args.batch_size, verbose=0)
+                                 for framing in model_framings(pre)], axis=0)
     metrics = classification_metrics(y, probabilities, names, top_k=(2,) if len(names) > 2 else ())
     metrics.update(model=str(args.model), data=str(args.data), dataset=dataset, task=pre["task"],
                    files=len(items), skipped_files=len(errors), speakers=len({i[-1] for i in items}),
@@ -242,19 +244,35 @@ def evaluate_model(args):
 def ensemble_models(args):
     """One model file whose prediction is the mean of the given models' class probabilities
     (e.g. `train --no-val` runs with several --seed values; `cv --seeds K` measures what that
-    gains). The models must share the dataset, classes, features and context window; a
+    gains). The models must share the dataset, classes, features and context window, except
+    the clip placement: models trained with `--placement fit` and `centre` read the clip each
+    their own way (the file has one input per placement, every network weighs the same). A
     speaker-norm fallback is the mean of theirs. `evaluate` and `predict` take the result like
     any model; `saliency` and `visualize` show its first member."""
     from shared.ensemble import ensemble_files
 
+    def placement(meta):
+        return meta["preprocessing"]["features"]["placement"]
+
     def preprocessing(metas):
         pre = {**metas[0]["preprocessing"], "members": len(metas)}
+        first = {**pre["features"], "placement": None}
+        for path, meta in zip(args.models[1:], metas[1:]):
+            if {**meta["preprocessing"]["features"], "placement": None} != first:
+                raise UserError(f"{path}: its features differs from {args.models[0]}'s beyond the placement; an "
+                                "ensemble's models must share dataset, task, class_names, features, context")
+        placements = list(dict.fromkeys(placement(meta) for meta in metas))
+        if len(placements) > 1:
+            if pre["features"].get("speaker_norm"):
+                raise UserError("speaker-norm models of different placements: their statistics differ; "
+                                "ensemble one placement at a time")
+            pre["input_features"] = [{**pre["features"], "placement": p} for p in placements]
         if "speaker_stats" in pre:
             stats = [meta["preprocessing"]["speaker_stats"] for meta in metas]
             pre["speaker_stats"] = {k: np.mean([s[k] for s in stats], axis=0).tolist() for k in stats[0]}
         return pre
-    merged = ensemble_files(args.models, args.out, app=APP, preprocessing=preprocessing,
-                            same=("dataset", "task", "class_names", "features", "context"))
+    merged = ensemble_files(args.models, args.out, app=APP, preprocessing=preprocessing, input_of=placement,
+                            same=("dataset", "task", "class_names", "context"))
     print(f"wrote {args.out}: the mean of {merged['members']} models")
     return 0
 
@@ -280,7 +298,8 @@ def export_model(args):
     model, meta = load_model(args.model, app=APP)
     preprocessing = meta["preprocessing"]
     if args.tta_vad_db:
-        check_tta(args.tta_vad_db, preprocessing["features"]["placement"])
+        check_tta(args.tta_vad_db, "fit" if any(c.placement == "fit" for c in input_configs(preprocessing))
+                  else "centre")
         preprocessing = {**preprocessing, "tta_vad_db": list(args.tta_vad_db)}
     path = save_model(model, args.out, app=APP, preprocessing=preprocessing, config=meta["config"])
     print(f"wrote {path} ({Path(path).stat().st_size / 1e6:.2f} MB)")
@@ -296,8 +315,9 @@ def saliency_command(args):
         raise UserError(f"{args.model}: saliency plots are for clip models (FSDD, Speech Commands)")
     from apps.speech.visualize import saliency_png
     from shared.ensemble import first_member
+    from apps.speech import audio
     feats = features.normalise_for_model(features.file_features(args.file, config)[None], pre)[0]
-    probs = np.asarray(model(feats[None], training=False))[0]
+    probs = framed_probabilities(model, pre, [audio.load_audio(args.file, config.sample_rate)])[0]
     label = pre["class_names"][int(probs.argmax())]
     saliency_png(first_member(model), feats, args.out, pre["class_names"], title=Path(args.file).name)
     print(f"{args.file}: {label} {probs.max():.3f}; wrote {args.out}")

@@ -146,8 +146,9 @@ def cross_validate(args):
 def cv_ensemble(args):
     """The accuracy of an ensemble of the models of several finished `cv` runs of one dataset and
     fold split, e.g. networks of different widths or architectures: per fold, the mean of every
-    member's last-epoch probabilities on the fold's held-out speakers (every seed of every run; read
-    at the test-time framings when every run has them), then the mean over the folds. Cheap: it
+    member's last-epoch probabilities on the fold's held-out speakers (every seed of every run; each
+    run read at its test-time framings where it has them, as its shipped model reads clips), then the
+    mean over the folds. Cheap: it
     reads the probabilities each `cv` fold wrote (fold-*/val_probabilities.npz)."""
     from shared.evaluation import print_json_line
     runs = [Path(run) for run in args.runs]
@@ -160,23 +161,26 @@ def cv_ensemble(args):
     if not folds:
         raise UserError(f"{', '.join(map(str, runs))}: no fold in common")
     saved = {name: [np.load(run / name / "val_probabilities.npz") for run in runs] for name in sorted(folds)}
-    key = "framings" if all("framings" in f for fold in saved.values() for f in fold) else "last_epoch"
+    keys = ["framings" if all("framings" in saved[name][i] for name in saved) else "last_epoch"
+            for i in range(len(runs))]
     per_fold = {}
     for name, files in saved.items():
         labels = files[0]["labels"]
         if any(not np.array_equal(f["labels"], labels) for f in files[1:]):
             raise UserError(f"{name}: the runs held out different clips (another dataset or fold split)")
-        members = np.concatenate([f[key] for f in files])
+        members = np.concatenate([f[key] for f, key in zip(files, keys)])
         per_fold[name] = {"n": int(len(labels)), "accuracy": _accuracy(members.mean(axis=0), labels),
                           "member_accuracies": [round(_accuracy(m, labels), 4) for m in members]}
         print(f"{name}: {len(members)} members, ensemble {per_fold[name]['accuracy']:.4f} (members "
               f"{' '.join(f'{a:.3f}' for a in per_fold[name]['member_accuracies'])}), n={len(labels)}")
-    summary = {"runs": [str(r) for r in runs], "folds": len(per_fold), "read_at": key,
+    read_at = keys[0] if len(set(keys)) == 1 else keys
+    summary = {"runs": [str(r) for r in runs], "folds": len(per_fold), "read_at": read_at,
                "accuracy": float(np.mean([f["accuracy"] for f in per_fold.values()])),
                "mean_member_accuracy": float(np.mean([np.mean(f["member_accuracies"]) for f in per_fold.values()])),
                "n": sum(f["n"] for f in per_fold.values()), "per_fold": per_fold}
     print(f"cv-ensemble: mean accuracy {summary['accuracy']:.4f} over {len(per_fold)} folds "
-          f"({'with' if key == 'framings' else 'without'} the framings; a member alone: "
+          f"({'with' if read_at == 'framings' else 'without' if read_at == 'last_epoch' else 'where saved, with'} "
+          f"the framings; a member alone: "
           f"{summary['mean_member_accuracy']:.4f})")
     if args.json:
         print_json_line(summary)

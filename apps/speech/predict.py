@@ -13,19 +13,35 @@ from shared.errors import UserError
 SILENCE_LABEL = "(silence)"
 
 
-def model_framings(pre, config):
-    """The framings a model reads every clip in: its own, then one per `tta_vad_db` threshold."""
+def input_configs(pre):
+    """The FeatureConfig of each input of a model: one, or several for an ensemble whose
+    members read the clip prepared differently (`speech ensemble` of placements fit and centre)."""
+    from apps.speech.features import FeatureConfig
+    return [FeatureConfig.from_dict(d) for d in pre.get("input_features", [pre["features"]])]
+
+
+def model_framings(pre):
+    """The framings a model reads every clip in, each a list of FeatureConfigs (one per model
+    input): its own, then one per `tta_vad_db` threshold, which re-frames the inputs of
+    placement "fit" (an input of placement "centre" reads the clip the same way in each)."""
     from apps.speech import features
-    return features.vote_configs(config, pre.get("tta_vad_db", ()))
+    per_input = [features.vote_configs(c, pre.get("tta_vad_db", ()) if c.placement == "fit" else ())
+                 for c in input_configs(pre)]
+    count = max(len(framings) for framings in per_input)
+    return [[framings[min(i, len(framings) - 1)] for framings in per_input] for i in range(count)]
+
+
+def model_inputs(arrays):
+    """What `model.predict` takes for one array per model input: the array, or the list."""
+    return arrays[0] if len(arrays) == 1 else list(arrays)
 
 
 def load_speech_model(path):
-    """(model, preprocessing, FeatureConfig) of a speech model file."""
-    from apps.speech.features import FeatureConfig
+    """(model, preprocessing, FeatureConfig of its first input) of a speech model file."""
     from shared.modelio import load_model
     model, meta = load_model(path, app=APP)
     pre = meta["preprocessing"]
-    return model, pre, FeatureConfig.from_dict(pre["features"])
+    return model, pre, input_configs(pre)[0]
 
 
 def _top(probs, names, k):
@@ -38,14 +54,11 @@ def predict_clip_file(model, pre, config, path, top=3, hop=0.5, chunk=64, normal
     recordings, one prediction per window, streamed in chunks (bounded memory).
     `normalise(x, i)` prepares a batch of features framed by the model's i-th framing
     (default: `features.normalise_for_model`)."""
-    from apps.speech import audio, features
-    normalise = normalise or (lambda x, i: features.normalise_for_model(x, pre))
+    from apps.speech import audio
     names = pre["class_names"]
-    framings = model_framings(pre, config)
 
-    def probabilities(clips):  # a batch of waveforms: the mean over the model's framings
-        return np.mean([model.predict(normalise(np.stack([features.clip_features(y, framing) for y in clips]), i),
-                                      verbose=0) for i, framing in enumerate(framings)], axis=0)
+    def probabilities(clips):
+        return framed_probabilities(model, pre, clips, normalise)
     duration = audio.duration_seconds(path)
     if duration <= 1.5 * config.clip_seconds:
         probs = probabilities([audio.load_audio(path, config.sample_rate)])[0]
@@ -73,6 +86,17 @@ def predict_clip_file(model, pre, config, path, top=3, hop=0.5, chunk=64, normal
     return {"file": str(path), "duration_s": round(duration, 3), "windows": windows}
 
 
+def framed_probabilities(model, pre, clips, normalise=None):
+    """Class probabilities of a batch of waveforms (at the model's sample rate): the mean over
+    the model's framings (`model_framings`). `normalise(x, i)` prepares the features of the
+    i-th framing (default: `features.normalise_for_model`)."""
+    from apps.speech import features
+    normalise = normalise or (lambda x, i: features.normalise_for_model(x, pre))
+    return np.mean([model.predict(model_inputs([normalise(np.stack([features.clip_features(y, c) for y in clips]), i)
+                                                for c in framing]), verbose=0)
+                    for i, framing in enumerate(model_framings(pre))], axis=0)
+
+
 def predict_frames_file(model, pre, config, path):
     """The frame-level phone sequence of a file (TIMIT model), runs collapsed with times."""
     from apps.speech import audio, data, features
@@ -92,7 +116,8 @@ def predict_frames_file(model, pre, config, path):
 
 def _clip_files_statistics(paths, config, framings):
     """One speaker's statistics over the clip-length files among `paths`, one (mean, std)
-    per framing (None if none is readable; unreadable ones are reported when predicted)."""
+    per framing (None if none is readable; unreadable ones are reported when predicted).
+    Speaker-norm models have one input (`speech ensemble` refuses to mix placements for them)."""
     from apps.speech import audio, features
     clips = []
     for path in paths:
@@ -101,7 +126,7 @@ def _clip_files_statistics(paths, config, framings):
                 clips.append(path)
         except UserError:
             pass
-    arrays = [features.batch_features(clips, framing, cache=False)[0] for framing in framings]
+    arrays = [features.batch_features(clips, framing[0], cache=False)[0] for framing in framings]
     return [features.speaker_statistics(x) for x in arrays] if len(arrays[0]) else None
 
 
@@ -113,7 +138,7 @@ def predict_files(args):
     training speakers' average statistics, or with --same-speaker those of the clips given."""
     from apps.speech import features
     model, pre, config = load_speech_model(args.model)
-    stats = (_clip_files_statistics(args.files, config, model_framings(pre, config))
+    stats = (_clip_files_statistics(args.files, config, model_framings(pre))
              if args.same_speaker and config.speaker_norm else None)
 
     def normalise(x, i):  # each framing with its own statistics, as `evaluate` normalises
