@@ -56,18 +56,15 @@ def predict_clip_file(model, pre, config, path, top=3, hop=0.5, chunk=64, normal
     (default: `features.normalise_for_model`)."""
     from apps.speech import audio
     names = pre["class_names"]
-
-    def probabilities(clips):
-        return framed_probabilities(model, pre, clips, normalise)
     duration = audio.duration_seconds(path)
     if duration <= 1.5 * config.clip_seconds:
-        probs = probabilities([audio.load_audio(path, config.sample_rate)])[0]
+        probs = framed_probabilities(model, pre, [audio.load_audio(path, config.sample_rate)], normalise)[0]
         return {"file": str(path), "duration_s": round(duration, 3), "top": _top(probs, names, top)}
     windows, batch, starts = [], [], []
 
     def flush():
         if batch:
-            for start, probs in zip(starts, probabilities(batch)):
+            for start, probs in zip(starts, framed_probabilities(model, pre, batch, normalise)):
                 windows.append({"start_s": round(start, 3), "top": _top(probs, names, 1)[0]})
             batch.clear()
             starts.clear()
