@@ -107,7 +107,7 @@ def test_init_model_warm_starts_and_refuses_a_mismatch(trained, tmp_path):
     with pytest.raises(UserError, match="vocabulary"):
         texts, labels = _synthetic(400, 0)
         train.train_once(args, "mr", (texts + ["a zebra"], np.append(labels, 1)), _synthetic(100, 1),
-                       tmp_path / "other", verbose=0)
+                         tmp_path / "other", verbose=0)
 
 
 def test_crossval_writes_its_summary_after_every_fold(tmp_path, monkeypatch):
