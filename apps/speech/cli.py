@@ -226,9 +226,12 @@ def evaluate_model(args):
     if pre["task"] == "frames":
         probabilities = model.predict(x, batch_size=args.batch_size, verbose=0)
     else:
+        computed = {config: x}  # an input of placement centre reads the same in every framing
+
         def prepared(framing_of_input):  # the features of one model input, normalised as the model expects
-            arrays = examples.clip_arrays(items, framing_of_input)[0] if framing_of_input != config else x
-            return features.normalise_for_model(arrays, pre, None if args.lone_clips else speakers)
+            if framing_of_input not in computed:
+                computed[framing_of_input] = examples.clip_arrays(items, framing_of_input)[0]
+            return features.normalise_for_model(computed[framing_of_input], pre, None if args.lone_clips else speakers)
         probabilities = np.mean([model.predict(model_inputs([prepared(c) for c in framing]),
                                                batch_size=args.batch_size, verbose=0)
                                  for framing in model_framings(pre)], axis=0)
@@ -316,8 +319,9 @@ def saliency_command(args):
     from apps.speech.visualize import saliency_png
     from shared.ensemble import first_member
     from apps.speech import audio
-    feats = features.normalise_for_model(features.file_features(args.file, config)[None], pre)[0]
-    probs = framed_probabilities(model, pre, [audio.load_audio(args.file, config.sample_rate)])[0]
+    y = audio.load_audio(args.file, config.sample_rate)  # read once: the picture's features and the prediction
+    feats = features.normalise_for_model(features.clip_features(y, config)[None], pre)[0]
+    probs = framed_probabilities(model, pre, [y])[0]
     label = pre["class_names"][int(probs.argmax())]
     saliency_png(first_member(model), feats, args.out, pre["class_names"], title=Path(args.file).name)
     print(f"{args.file}: {label} {probs.max():.3f}; wrote {args.out}")

@@ -89,8 +89,13 @@ def framed_probabilities(model, pre, clips, normalise=None):
     i-th framing (default: `features.normalise_for_model`)."""
     from apps.speech import features
     normalise = normalise or (lambda x, i: features.normalise_for_model(x, pre))
-    return np.mean([model.predict(model_inputs([normalise(np.stack([features.clip_features(y, c) for y in clips]), i)
-                                                for c in framing]), verbose=0)
+    computed = {}  # FeatureConfig -> features: an input of placement centre reads the same in every framing
+
+    def features_of(config):
+        if config not in computed:
+            computed[config] = np.stack([features.clip_features(y, config) for y in clips])
+        return computed[config]
+    return np.mean([model.predict(model_inputs([normalise(features_of(c), i) for c in framing]), verbose=0)
                     for i, framing in enumerate(model_framings(pre))], axis=0)
 
 
