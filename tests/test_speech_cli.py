@@ -344,6 +344,48 @@ def test_an_ensemble_of_fit_and_centre_models_reads_each_clip_both_ways(trained,
     assert "features differs" in capsys.readouterr().err
 
 
+def test_a_speaker_norm_ensemble_of_two_placements_normalises_each_input_with_its_own_statistics(
+        small_fsdd, tmp_path, capsys):
+    from apps.speech import features
+    from apps.speech.predict import load_speech_model
+    from shared.ensemble import members
+    from shared.modelio import read_metadata
+    small = ["--dataset", "fsdd", "--data", str(small_fsdd), "--val-speakers", "lucas", "--epochs", "1",
+             "--filters", "4", "4", "--hidden", "8", "--speaker-norm"]
+    for placement in ("fit", "centre"):
+        assert run.main(["speech", "train", *small, "--placement", placement, "--out", str(tmp_path / placement)]) == 0
+    paths = [tmp_path / p / "model.keras" for p in ("fit", "centre")]
+    mixed = tmp_path / "mixed.keras"
+    assert run.main(["speech", "ensemble", *map(str, paths), "--out", str(mixed)]) == 0
+    model, pre, _ = load_speech_model(mixed)
+    own = [read_metadata(p)["preprocessing"]["speaker_stats"] for p in paths]
+    assert own[0]["mean"] != pytest.approx(own[1]["mean"])  # a word fitted to the window has other band means
+    assert pre["input_speaker_stats"] == own and pre["speaker_stats"] == own[0]
+    configs = [features.FeatureConfig.from_dict(d) for d in pre["input_features"]]
+    clips = sorted(small_fsdd.glob("*_lucas_*.wav"))
+    read = [np.stack([features.file_features(c, config) for c in clips]) for config in configs]
+
+    def expected(normalised):  # each network weighs the same
+        return np.mean([net.predict(x, verbose=0) for net, x in zip(members(model), normalised)], axis=0)
+    lone = expected([features.apply_speaker_statistics(x, s["mean"], s["std"]) for x, s in zip(read, own)])
+    same = expected([features.normalise_by_speaker(x, ["lucas"] * len(clips)) for x in read])
+    capsys.readouterr()
+    for flags, reference in (([], lone), (["--same-speaker"], same)):
+        assert run.main(["speech", "predict", "--model", str(mixed), "--json", "--top", "10", *flags,
+                         *map(str, clips)]) == 0
+        lines = capsys.readouterr().out.strip().splitlines()
+        for line, probs in zip(lines, reference, strict=True):
+            assert {t["label"]: t["probability"] for t in json.loads(line)["top"]} == {
+                pre["class_names"][i]: pytest.approx(float(p), abs=1e-4) for i, p in enumerate(probs)}
+    truth = [c.name.split("_")[0] for c in clips]
+    for flags, reference in (([], same), (["--lone-clips"], lone)):
+        assert run.main(["speech", "evaluate", "--model", str(mixed), "--data", str(small_fsdd),
+                         "--val-speakers", "lucas", "--json", *flags]) == 0
+        scored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert scored["accuracy"] == pytest.approx(
+            np.mean([pre["class_names"][i] == t for i, t in zip(reference.argmax(1), truth)]))
+
+
 def test_cv_tta_at_the_training_threshold_is_the_plain_last_epoch_accuracy(small_fsdd, tmp_path, capsys):
     assert run.main(["speech", "cv", "--dataset", "fsdd", "--data", str(small_fsdd), "--epochs", "1", "--filters", "4",
                      "4", "--hidden", "8", "--placement", "fit", "--speaker-norm", "--tta-vad-db", "40",

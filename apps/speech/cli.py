@@ -228,11 +228,12 @@ def evaluate_model(args):
     else:
         computed = {config: x}  # an input of placement centre reads the same in every framing
 
-        def prepared(framing_of_input):  # the features of one model input, normalised as the model expects
+        def prepared(framing_of_input, index):  # the features of model input `index`, normalised as it expects
             if framing_of_input not in computed:
                 computed[framing_of_input] = examples.clip_arrays(items, framing_of_input)[0]
-            return features.normalise_for_model(computed[framing_of_input], pre, None if args.lone_clips else speakers)
-        probabilities = np.mean([model.predict(model_inputs([prepared(c) for c in framing]),
+            return features.normalise_for_model(computed[framing_of_input], pre, None if args.lone_clips else speakers,
+                                                input_index=index)
+        probabilities = np.mean([model.predict(model_inputs([prepared(c, j) for j, c in enumerate(framing)]),
                                                batch_size=args.batch_size, verbose=0)
                                  for framing in model_framings(pre)], axis=0)
     metrics = classification_metrics(y, probabilities, names, top_k=(2,) if len(names) > 2 else ())
@@ -250,7 +251,7 @@ def ensemble_models(args):
     gains). The models must share the dataset, classes, features and context window, except
     the clip placement: models trained with `--placement fit` and `centre` read the clip each
     their own way (the file has one input per placement, every network weighs the same). A
-    speaker-norm fallback is the mean of theirs. `evaluate` and `predict` take the result like
+    speaker-norm fallback is the mean of theirs (per placement). `evaluate` and `predict` take the result like
     any model; `saliency` and `visualize` show its first member."""
     from shared.ensemble import ensemble_files
 
@@ -266,13 +267,15 @@ def ensemble_models(args):
                                 "ensemble's models must share dataset, task, class_names, features, context")
         placements = list(dict.fromkeys(placement(meta) for meta in metas))
         if len(placements) > 1:
-            if pre["features"].get("speaker_norm"):
-                raise UserError("speaker-norm models of different placements: their statistics differ; "
-                                "ensemble one placement at a time")
             pre["input_features"] = [{**pre["features"], "placement": p} for p in placements]
-        if "speaker_stats" in pre:
-            stats = [meta["preprocessing"]["speaker_stats"] for meta in metas]
-            pre["speaker_stats"] = {k: np.mean([s[k] for s in stats], axis=0).tolist() for k in stats[0]}
+        if "speaker_stats" in pre:  # each input's fallback: the mean of its members' (features differ by placement)
+            per_input = []
+            for p in placements:
+                stats = [meta["preprocessing"]["speaker_stats"] for meta in metas if placement(meta) == p]
+                per_input.append({k: np.mean([s[k] for s in stats], axis=0).tolist() for k in stats[0]})
+            pre["speaker_stats"] = per_input[0]
+            if len(placements) > 1:
+                pre["input_speaker_stats"] = per_input
         return pre
     merged = ensemble_files(args.models, args.out, app=APP, preprocessing=preprocessing, input_of=placement,
                             same=("dataset", "task", "class_names", "context"))

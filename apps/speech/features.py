@@ -144,16 +144,17 @@ def average_speaker_statistics(x, speakers):
             "std": np.mean([d for _, d in stats], axis=0).round(5).tolist()}
 
 
-def normalise_for_model(x, preprocessing, speakers=None):
-    """`x` as a model saved with `preprocessing` expects it. A speaker-norm model gets
-    each speaker's own statistics when `speakers` (one per row) are known, and otherwise
-    the average statistics of its training speakers (a lone clip has no speaker
-    statistics of its own: one word's spectrum is the word, see `cmvn`)."""
+def normalise_for_model(x, preprocessing, speakers=None, input_index=0):
+    """`x` as input `input_index` of a model saved with `preprocessing` expects it. A
+    speaker-norm model gets each speaker's own statistics when `speakers` (one per row) are
+    known, and otherwise the average statistics of its training speakers for that input (a
+    lone clip has no speaker statistics of its own: one word's spectrum is the word, see
+    `cmvn`; an ensemble of two placements keeps one average per placement)."""
     if not preprocessing["features"].get("speaker_norm"):
         return x
     if speakers is not None:
         return normalise_by_speaker(x, speakers)
-    stats = preprocessing["speaker_stats"]
+    stats = preprocessing.get("input_speaker_stats", [preprocessing["speaker_stats"]])[input_index]
     return apply_speaker_statistics(x, stats["mean"], stats["std"])
 
 

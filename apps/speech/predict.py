@@ -52,8 +52,8 @@ def _top(probs, names, k):
 def predict_clip_file(model, pre, config, path, top=3, hop=0.5, chunk=64, normalise=None):
     """A dict for one file: a single clip (up to 1.5 clip lengths) or, for longer
     recordings, one prediction per window, streamed in chunks (bounded memory).
-    `normalise(x, i)` prepares a batch of features framed by the model's i-th framing
-    (default: `features.normalise_for_model`)."""
+    `normalise(x, config, index)` prepares a batch of features of model input `index`
+    computed with FeatureConfig `config` (default: `features.normalise_for_model`)."""
     from apps.speech import audio
     names = pre["class_names"]
     duration = audio.duration_seconds(path)
@@ -85,18 +85,18 @@ def predict_clip_file(model, pre, config, path, top=3, hop=0.5, chunk=64, normal
 
 def framed_probabilities(model, pre, clips, normalise=None):
     """Class probabilities of a batch of waveforms (at the model's sample rate): the mean over
-    the model's framings (`model_framings`). `normalise(x, i)` prepares the features of the
-    i-th framing (default: `features.normalise_for_model`)."""
+    the model's framings (`model_framings`). `normalise(x, config, index)` prepares the features
+    of model input `index` computed with `config` (default: `features.normalise_for_model`)."""
     from apps.speech import features
-    normalise = normalise or (lambda x, i: features.normalise_for_model(x, pre))
+    normalise = normalise or (lambda x, config, index: features.normalise_for_model(x, pre, input_index=index))
     computed = {}  # FeatureConfig -> features: an input of placement centre reads the same in every framing
 
     def features_of(config):
         if config not in computed:
             computed[config] = np.stack([features.clip_features(y, config) for y in clips])
         return computed[config]
-    return np.mean([model.predict(model_inputs([normalise(features_of(c), i) for c in framing]), verbose=0)
-                    for i, framing in enumerate(model_framings(pre))], axis=0)
+    return np.mean([model.predict(model_inputs([normalise(features_of(c), c, j) for j, c in enumerate(framing)]),
+                                  verbose=0) for framing in model_framings(pre)], axis=0)
 
 
 def predict_frames_file(model, pre, config, path):
@@ -117,9 +117,9 @@ def predict_frames_file(model, pre, config, path):
 
 
 def _clip_files_statistics(paths, config, framings):
-    """One speaker's statistics over the clip-length files among `paths`, one (mean, std)
-    per framing (None if none is readable; unreadable ones are reported when predicted).
-    Speaker-norm models have one input (`speech ensemble` refuses to mix placements for them)."""
+    """One speaker's statistics over the clip-length files among `paths`: {FeatureConfig:
+    (mean, std)} for every input of every framing (None if none is readable; unreadable ones
+    are reported when predicted)."""
     from apps.speech import audio, features
     clips = []
     for path in paths:
@@ -128,8 +128,10 @@ def _clip_files_statistics(paths, config, framings):
                 clips.append(path)
         except UserError:
             pass
-    arrays = [features.batch_features(clips, framing[0], cache=False)[0] for framing in framings]
-    return [features.speaker_statistics(x) for x in arrays] if len(arrays[0]) else None
+    if not clips:
+        return None
+    configs = dict.fromkeys(c for framing in framings for c in framing)
+    return {c: features.speaker_statistics(features.batch_features(clips, c, cache=False)[0]) for c in configs}
 
 
 def predict_files(args):
@@ -143,10 +145,10 @@ def predict_files(args):
     stats = (_clip_files_statistics(args.files, config, model_framings(pre))
              if args.same_speaker and config.speaker_norm else None)
 
-    def normalise(x, i):  # each framing with its own statistics, as `evaluate` normalises
+    def normalise(x, config, index):  # each input of each framing with its own statistics, as `evaluate` does
         if stats is None:
-            return features.normalise_for_model(x, pre)
-        return features.apply_speaker_statistics(x, mean=stats[i][0], std=stats[i][1])
+            return features.normalise_for_model(x, pre, input_index=index)
+        return features.apply_speaker_statistics(x, *stats[config])
     failures = 0
     for path in args.files:
         try:
