@@ -304,8 +304,7 @@ def export_model(args):
     model, meta = load_model(args.model, app=APP)
     preprocessing = meta["preprocessing"]
     if args.tta_vad_db:
-        check_tta(args.tta_vad_db, "fit" if any(c.placement == "fit" for c in input_configs(preprocessing))
-                  else "centre")
+        check_tta(args.tta_vad_db, [c.placement for c in input_configs(preprocessing)])
         preprocessing = {**preprocessing, "tta_vad_db": list(args.tta_vad_db)}
     path = save_model(model, args.out, app=APP, preprocessing=preprocessing, config=meta["config"])
     print(f"wrote {path} ({Path(path).stat().st_size / 1e6:.2f} MB)")

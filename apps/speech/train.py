@@ -30,7 +30,7 @@ def feature_config(args):
         raise UserError("--init-layers: give the model to copy them from with --init-model")
     if args.speaker_norm and args.dataset == "timit":
         raise UserError("--speaker-norm: for clip datasets (fsdd, commands)")
-    check_tta(args.tta_vad_db, args.placement if args.dataset != "timit" else "centre")
+    check_tta(args.tta_vad_db, [args.placement] if args.dataset != "timit" else [])
     config = dataclasses.replace(DEFAULT_FEATURES[args.dataset], deltas=args.deltas, n_mels=args.n_mels,
                                  cmvn=args.cmvn, floor_db=args.floor_db, vad_db=args.vad_db,
                                  speaker_norm=args.speaker_norm,
@@ -43,9 +43,10 @@ def feature_config(args):
     return config
 
 
-def check_tta(vad_dbs, placement):
-    """--tta-vad-db: thresholds above 0 dB, and only where the trim threshold frames the word."""
-    if vad_dbs and placement != "fit":
+def check_tta(vad_dbs, placements):
+    """--tta-vad-db: thresholds above 0 dB, and only where the trim threshold frames the word
+    (a model, or one of an ensemble's inputs, of placement fit)."""
+    if vad_dbs and "fit" not in placements:
         raise UserError("--tta-vad-db: the trim threshold frames the word only with --placement fit (clip datasets)")
     if any(v <= 0 for v in vad_dbs):
         raise UserError(f"--tta-vad-db {' '.join(f'{v:g}' for v in vad_dbs)}: thresholds are dB below the loudest "
