@@ -64,7 +64,8 @@ def ensemble_files(paths, out, *, app, same, preprocessing=None, input_of=None):
     Their preprocessing must agree on every key in `same` (inputs mean the same thing);
     `preprocessing(metas)` gives the ensemble's (default: the first member's). With
     `input_of(meta)`, models with different values read different inputs of the ensemble
-    (in the order the values first appear; see `average_models`). The members' paths,
+    (in the order the values first appear; see `average_models`; the preprocessing then
+    lists the input index of each network as `member_inputs`). The members' paths,
     sha256 and training configs are kept in the file's config."""
     from shared.modelio import load_model, save_model
     loaded = [load_model(path, app=app) for path in paths]
@@ -91,6 +92,8 @@ def ensemble_files(paths, out, *, app, same, preprocessing=None, input_of=None):
             reads.append(values.index(value))
     model = average_models(nets, reads=reads)
     merged = preprocessing(metas) if preprocessing else dict(first)
+    if len(values) > 1:  # which input each network reads: a caller can run each network on its own input
+        merged["member_inputs"] = reads
     save_model(model, out, app=app, config={"command": "ensemble", "members": sources}, preprocessing=merged)
     return merged
 

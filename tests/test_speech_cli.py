@@ -310,8 +310,8 @@ def test_cv_seeds_scores_the_ensemble_that_speech_ensemble_builds(trained, small
 
 
 def test_an_ensemble_of_fit_and_centre_models_reads_each_clip_both_ways(trained, small_fsdd, tmp_path, capsys):
-    from apps.speech import features
-    from apps.speech.predict import load_speech_model
+    from apps.speech import audio, features
+    from apps.speech.predict import framed_probabilities, load_speech_model, mean_over_framings
     from shared.ensemble import members
     small = ["--dataset", "fsdd", "--data", str(small_fsdd), "--val-speakers", "lucas", "--epochs", "1",
              "--filters", "4", "4", "--hidden", "8"]
@@ -333,6 +333,19 @@ def test_an_ensemble_of_fit_and_centre_models_reads_each_clip_both_ways(trained,
     expected = (fit_net.predict(read_fit, verbose=0).mean(axis=0) + centre_net.predict(read_centre, verbose=0)[0]) / 2
     assert {t["label"]: t["probability"] for t in top} == {
         pre["class_names"][i]: pytest.approx(float(p), abs=1e-4) for i, p in enumerate(expected)}
+    # each network runs on its own input, once per distinct framing of it: the fit one twice, the centre one once
+    assert pre["member_inputs"] == [0, 1]
+    y = audio.load_audio(clip, config.sample_rate)
+    fed = []
+
+    def prepared(framing, index):
+        fed.append((framing.placement, framing.vad_db, index))
+        return features.clip_features(y, framing)[None]
+    np.testing.assert_allclose(mean_over_framings(model, pre, prepared)[0], expected, atol=1e-5)
+    assert fed == [("fit", 25, 0), ("fit", 60, 0), ("centre", 40, 1)]
+    # a file without member_inputs (written before they were recorded) runs the whole ensemble per framing
+    before = {k: v for k, v in pre.items() if k != "member_inputs"}
+    np.testing.assert_allclose(framed_probabilities(model, before, [y])[0], expected, atol=1e-5)
     assert run.main(["speech", "evaluate", "--model", str(shipped), "--data", str(small_fsdd),
                      "--val-speakers", "lucas", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n"] == 20

@@ -16,8 +16,8 @@ import numpy as np
 
 from apps.speech import APP
 from apps.speech.crossval import cross_validate, cv_ensemble
-from apps.speech.predict import framed_probabilities, input_configs, load_speech_model, model_framings, \
-    model_inputs, predict_files
+from apps.speech.predict import framed_probabilities, input_configs, load_speech_model, mean_over_framings, \
+    predict_files
 from apps.speech.train import check_tta, dataset_root, train_model
 from shared import cli as common
 from shared.errors import UserError
@@ -233,9 +233,7 @@ def evaluate_model(args):
                 computed[framing_of_input] = examples.clip_arrays(items, framing_of_input)[0]
             return features.normalise_for_model(computed[framing_of_input], pre, None if args.lone_clips else speakers,
                                                 input_index=index)
-        probabilities = np.mean([model.predict(model_inputs([prepared(c, j) for j, c in enumerate(framing)]),
-                                               batch_size=args.batch_size, verbose=0)
-                                 for framing in model_framings(pre)], axis=0)
+        probabilities = mean_over_framings(model, pre, prepared, batch_size=args.batch_size)
     metrics = classification_metrics(y, probabilities, names, top_k=(2,) if len(names) > 2 else ())
     metrics.update(model=str(args.model), data=str(args.data), dataset=dataset, task=pre["task"],
                    files=len(items), skipped_files=len(errors), speakers=len({i[-1] for i in items}),

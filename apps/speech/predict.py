@@ -36,6 +36,31 @@ def model_inputs(arrays):
     return arrays[0] if len(arrays) == 1 else list(arrays)
 
 
+def mean_over_framings(model, pre, prepared, batch_size=None):
+    """A model's class probabilities, the mean over its framings (`model_framings`).
+    `prepared(config, index)` gives the features of model input `index` computed with
+    FeatureConfig `config`. An ensemble whose networks read different inputs runs each network
+    on its own input, once per distinct framing of it (an input of placement centre reads the
+    same in every framing): the same mean with fewer forward passes."""
+    from shared.ensemble import members
+    framings = model_framings(pre)
+    reads = pre.get("member_inputs")
+    if reads is None:  # one input (or a file written before member_inputs was recorded)
+        return np.mean([model.predict(model_inputs([prepared(c, j) for j, c in enumerate(framing)]),
+                                      batch_size=batch_size, verbose=0) for framing in framings], axis=0)
+    per_network = []
+    for net, j in zip(members(model), reads, strict=True):
+        outputs = {}  # FeatureConfig -> this network's probabilities
+        for framing in framings:
+            if framing[j] not in outputs:
+                x = prepared(framing[j], j)
+                step = batch_size or 256  # called directly: `predict`'s set-up per call outweighs a small batch
+                outputs[framing[j]] = np.concatenate([np.asarray(net(x[i:i + step], training=False))
+                                                      for i in range(0, len(x), step)])
+        per_network.append(np.mean([outputs[framing[j]] for framing in framings], axis=0))
+    return np.mean(per_network, axis=0)
+
+
 def load_speech_model(path):
     """(model, preprocessing, FeatureConfig of its first input) of a speech model file."""
     from shared.modelio import load_model
@@ -91,12 +116,11 @@ def framed_probabilities(model, pre, clips, normalise=None):
     normalise = normalise or (lambda x, config, index: features.normalise_for_model(x, pre, input_index=index))
     computed = {}  # FeatureConfig -> features: an input of placement centre reads the same in every framing
 
-    def features_of(config):
+    def prepared(config, index):
         if config not in computed:
             computed[config] = np.stack([features.clip_features(y, config) for y in clips])
-        return computed[config]
-    return np.mean([model.predict(model_inputs([normalise(features_of(c), c, j) for j, c in enumerate(framing)]),
-                                  verbose=0) for framing in model_framings(pre)], axis=0)
+        return normalise(computed[config], config, index)
+    return mean_over_framings(model, pre, prepared)
 
 
 def predict_frames_file(model, pre, config, path):
