@@ -46,19 +46,24 @@ def mean_over_framings(model, pre, prepared, batch_size=None):
     framings = model_framings(pre)
     reads = pre.get("member_inputs")
     if reads is None:  # one input (or a file written before member_inputs was recorded)
-        return np.mean([model.predict(model_inputs([prepared(c, j) for j, c in enumerate(framing)]),
-                                      batch_size=batch_size, verbose=0) for framing in framings], axis=0)
+        return np.mean([_forward(model, [prepared(c, j) for j, c in enumerate(framing)], batch_size)
+                        for framing in framings], axis=0)
     per_network = []
     for net, j in zip(members(model), reads, strict=True):
         outputs = {}  # FeatureConfig -> this network's probabilities
         for framing in framings:
             if framing[j] not in outputs:
-                x = prepared(framing[j], j)
-                step = batch_size or 256  # called directly: `predict`'s set-up per call outweighs a small batch
-                outputs[framing[j]] = np.concatenate([np.asarray(net(x[i:i + step], training=False))
-                                                      for i in range(0, len(x), step)])
+                outputs[framing[j]] = _forward(net, [prepared(framing[j], j)], batch_size)
         per_network.append(np.mean([outputs[framing[j]] for framing in framings], axis=0))
     return np.mean(per_network, axis=0)
+
+
+def _forward(model, arrays, batch_size=None):
+    """`model`'s output for one array per input, called directly in batches: `predict`'s
+    set-up for each call costs more than a network's pass over one clip."""
+    step = batch_size or 256
+    return np.concatenate([np.asarray(model(model_inputs([a[i:i + step] for a in arrays]), training=False))
+                           for i in range(0, len(arrays[0]), step)])
 
 
 def load_speech_model(path):
