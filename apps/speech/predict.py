@@ -45,16 +45,18 @@ def mean_over_framings(model, pre, prepared, batch_size=None):
     from shared.ensemble import members
     framings = model_framings(pre)
     reads = pre.get("member_inputs")
-    if reads is None:  # one input (or a file written before member_inputs was recorded)
-        return np.mean([_forward(model, [prepared(c, j) for j, c in enumerate(framing)], batch_size)
-                        for framing in framings], axis=0)
+    # (network, the model inputs it reads): the whole model reads them all when the file does not say which
+    # network reads which (one input, or a file written before member_inputs was recorded)
+    networks = ([(model, range(len(framings[0])))] if reads is None
+                else [(net, [j]) for net, j in zip(members(model), reads, strict=True)])
     per_network = []
-    for net, j in zip(members(model), reads, strict=True):
-        outputs = {}  # FeatureConfig -> this network's probabilities
+    for net, inputs in networks:
+        outputs = {}  # the FeatureConfigs of its inputs -> this network's probabilities
         for framing in framings:
-            if framing[j] not in outputs:
-                outputs[framing[j]] = _forward(net, [prepared(framing[j], j)], batch_size)
-        per_network.append(np.mean([outputs[framing[j]] for framing in framings], axis=0))
+            key = tuple(framing[j] for j in inputs)
+            if key not in outputs:
+                outputs[key] = _forward(net, [prepared(framing[j], j) for j in inputs], batch_size)
+        per_network.append(np.mean([outputs[tuple(framing[j] for j in inputs)] for framing in framings], axis=0))
     return np.mean(per_network, axis=0)
 
 
