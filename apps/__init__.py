@@ -1,2 +1,13 @@
 """Per-domain apps. Each app is a package `apps/<name>/` with a `cli` module
-that exposes `register(subparsers)`; see `run.py`."""
+that exposes `register(subparsers)` and `demo(out_dir, minutes, data_dir)`, and
+a `models` module whose import registers its custom Keras layers. Importing
+this package registers them with the core (`shared.apps`)."""
+from shared import apps as _registry
+
+for _name, _summary in {
+    "image": "MNIST / Fashion-MNIST classifiers (LeNet-5, VGG, ResNet)",
+    "go": "AlphaGo supervised policy network: rules, 48 feature planes, GTP",
+    "speech": "frequency-axis CNN on log-mel spectrograms",
+    "text": "sentence CNNs: Kalchbrenner's DCNN and Kim's CNN",
+}.items():
+    _registry.register(_name, _summary, cli_module=f"apps.{_name}.cli", objects_module=f"apps.{_name}.models")

@@ -1,6 +1,7 @@
 """Argument helpers shared by the apps' command lines, so every app spells
 the same option the same way (`--data-dir`, `--seed`, `--resume`, `--json`...)."""
 import argparse
+import copy
 import json
 
 from shared.errors import UserError
@@ -85,3 +86,25 @@ def fraction(text):
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text}")
     return value
+
+
+def parse_command(register, argv):
+    """The arguments of one of an app's commands, parsed by that command's real parser:
+    `register` is the app's `register(subparsers)`, `argv` the command line after the
+    app's name (`["train", "--epochs", 3]`; items are turned into strings). Internal
+    callers (demos, default visualizations) use this rather than building a namespace
+    by hand, so every option they do not name takes the parser's default."""
+    parser = argparse.ArgumentParser(prog="run.py")
+    register(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args([str(item) for item in argv])
+
+
+def with_options(args, **changes):
+    """A copy of parsed arguments `args` with some options changed (a fold's seed, its
+    resume flag...); an option the command does not have is a bug and raises."""
+    unknown = sorted(set(changes) - set(vars(args)))
+    if unknown:
+        raise TypeError(f"no such option: {', '.join(unknown)}")
+    changed = copy.copy(args)
+    vars(changed).update(changes)
+    return changed

@@ -31,6 +31,14 @@ def classification_metrics(y_true, probabilities, class_names, top_k=(5,)):
     return result
 
 
+def top_k_hits(y_true, probabilities, k):
+    """How many of `y_true` are among the `k` most probable classes of their row
+    (scikit-learn's top-k accuracy, as a count, so that batches can be added up)."""
+    probabilities = np.asarray(probabilities)
+    return int(skm.top_k_accuracy_score(y_true, probabilities, k=k, normalize=False,
+                                        labels=np.arange(probabilities.shape[1])))
+
+
 def confusion_matrix_png(y_true, y_pred, class_names, path, title=None):
     """Write a confusion-matrix PNG (counts) to `path`."""
     from shared.plots import pyplot, save_figure

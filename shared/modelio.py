@@ -8,11 +8,10 @@ member first, so it can refuse a model of another app with a clear message
 before Keras parses anything.
 
 A model trained with `--mixed-bfloat16` stores that policy in every layer;
-`load_model` runs it in the session's precision instead (float32 unless
+`load_model` runs it in the process's global precision instead (float32 unless
 `training.set_precision(True)`), because bfloat16 is only fast on CPUs with
 native support and rounds the output probabilities to about 3 digits.
 """
-import importlib
 import json
 import os
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import keras
 
+from shared import apps
 from shared.errors import UserError
 
 META_MEMBER = "beyond_pixels.json"
@@ -73,11 +73,11 @@ def load_model(path, app=None):
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for damaged archives
         raise UserError(f"{path}: could not load the model ({type(error).__name__}: {error})") from None
-    _use_session_precision(model)
+    _use_global_precision(model)
     return model, meta
 
 
-def _use_session_precision(model):
+def _use_global_precision(model):
     policy = keras.mixed_precision.global_policy()
     for layer in model._flatten_layers():
         if layer.dtype_policy.name != policy.name:
@@ -134,10 +134,9 @@ def copy_layers(model, source, prefixes=None, where="the source model"):
 
 
 def _register_custom_objects(app):
-    """Importing an app's `models` module registers its custom layers with Keras."""
-    import shared.layers  # noqa: F401  (the shared custom layers)
-    if app:
-        try:
-            importlib.import_module(f"apps.{app}.models")
-        except ModuleNotFoundError:
-            pass
+    """The shared custom layers, and those of the app that saved the model (registered in
+    `shared.apps`), must be known to Keras before it reads the file."""
+    import shared.layers  # noqa: F401  (importing registers them)
+    registered = apps.get(app)
+    if registered is not None:
+        registered.load_custom_objects()

@@ -27,6 +27,11 @@ import keras
 from shared.errors import UserError
 
 
+def clock():
+    """Seconds on a monotonic clock: what time budgets are measured with (tests replace it)."""
+    return time.monotonic()
+
+
 def set_seed(seed):
     """Seed Python, NumPy and the backend; ops stay deterministic where TF allows."""
     keras.utils.set_random_seed(int(seed))
@@ -146,11 +151,11 @@ class TimeBudget(keras.callbacks.Callback):
         self.seconds, self.backup = seconds, backup
 
     def on_train_begin(self, logs=None):
-        self.started = time.time()
+        self.started = clock()
 
     def on_epoch_end(self, epoch, logs=None):
         last = epoch + 1 >= self.params.get("epochs", float("inf"))  # a run that is done needs no resume
-        if not last and time.time() - self.started > self.seconds:
+        if not last and clock() - self.started > self.seconds:
             self.model.stop_training = True
             self.backup.delete_checkpoint = False
 

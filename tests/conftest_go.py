@@ -5,25 +5,24 @@ adds nothing to other apps' tests.
 """
 import os
 import random
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from apps.go.go import BLACK, WHITE, Position  # noqa: E402
+from shared.programs import find_program  # noqa: E402
+from tests.conftest import needs_program, requires  # noqa: E402
 
-GNUGO = shutil.which("gnugo") or ("/usr/games/gnugo" if os.path.exists("/usr/games/gnugo") else None)
-needs_gnugo = pytest.mark.skipif(GNUGO is None, reason="GNU Go is not installed (apt-get install gnugo)")
+GNUGO = find_program("gnugo")
+needs_gnugo = needs_program("gnugo", "apt-get install gnugo")
 
 DATA = Path(os.environ.get("BEYOND_PIXELS_DATA", REPO.parent / "shared" / "data"))
 KGS_DIR = DATA / "go" / "kgs"
-needs_kgs = pytest.mark.skipif(not KGS_DIR.is_dir(), reason=f"KGS archives not found under {KGS_DIR}")
+needs_kgs = requires(not KGS_DIR.is_dir(), f"KGS archives not found under {KGS_DIR}")
 
 COLUMNS = "ABCDEFGHJKLMNOPQRSTUVWXYZ"
 

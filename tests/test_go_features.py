@@ -311,9 +311,22 @@ def kgs_games(count):
     return games
 
 
-def test_the_eight_symmetries_are_distinct():
-    board = np.arange(9).reshape(3, 3)
-    assert len({tuple(s(board).ravel()) for s in symmetries()}) == 8
+def test_the_eight_symmetries_on_a_hand_drawn_board():
+    board = [[1, 2, 3],
+             [4, 5, 6],
+             [7, 8, 9]]
+    drawn = [
+        [[1, 2, 3], [4, 5, 6], [7, 8, 9]],  # identity
+        [[3, 6, 9], [2, 5, 8], [1, 4, 7]],  # a quarter turn
+        [[9, 8, 7], [6, 5, 4], [3, 2, 1]],  # a half turn
+        [[7, 4, 1], [8, 5, 2], [9, 6, 3]],  # three quarter turns
+        [[7, 8, 9], [4, 5, 6], [1, 2, 3]],  # rows reversed
+        [[3, 2, 1], [6, 5, 4], [9, 8, 7]],  # columns reversed
+        [[1, 4, 7], [2, 5, 8], [3, 6, 9]],  # the main diagonal's mirror
+        [[9, 6, 3], [8, 5, 2], [7, 4, 1]],  # the other diagonal's mirror
+    ]
+    for symmetry, expected in zip(symmetries(), drawn):
+        np.testing.assert_array_equal(symmetry(np.array(board)), expected)
 
 
 @needs_kgs

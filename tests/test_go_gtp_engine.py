@@ -1,4 +1,4 @@
-"""GTP engine: scripted sessions, error replies, GNU Go's analysis formats, a subprocess run."""
+"""GTP engine: scripted conversations, error replies, GNU Go's analysis formats, a subprocess run."""
 import subprocess
 import sys
 
@@ -7,7 +7,7 @@ from conftest_go import REPO, GnuGo, needs_gnugo, random_game, vertex
 from apps.go.gtp_engine import GtpEngine, fixed_handicap_points
 
 
-def session(commands, engine=None):
+def converse(commands, engine=None):
     """Replies (without the trailing blank line) to each command, in order."""
     engine = engine or GtpEngine()
     replies = []
@@ -19,7 +19,7 @@ def session(commands, engine=None):
 
 
 def test_administrative_commands_and_ids():
-    replies = session(["protocol_version", "1 name", "2 version", "known_command play", "known_command genmove",
+    replies = converse(["protocol_version", "1 name", "2 version", "known_command play", "known_command genmove",
                        "list_commands", "# a comment", "", "7 QUIT"])
     assert replies[0] == "= 2"
     assert replies[1] == "=1 Beyond Pixels Go"
@@ -33,7 +33,7 @@ def test_administrative_commands_and_ids():
 
 def test_play_capture_undo_and_case_insensitive_colours():
     engine = GtpEngine()
-    replies = session(["boardsize 9", "play B a2", "play w A1", "PLAY Black b1", "captures black", "list_stones white",
+    replies = converse(["boardsize 9", "play B a2", "play w A1", "PLAY Black b1", "captures black", "list_stones white",
                        "list_stones BLACK", "undo", "list_stones white", "captures b"], engine)
     assert replies[:4] == ["=", "=", "=", "="]
     assert replies[4] == "= 1"
@@ -45,7 +45,7 @@ def test_play_capture_undo_and_case_insensitive_colours():
 
 def test_errors_never_stop_the_engine():
     engine = GtpEngine()
-    replies = session(["boardsize 9", "play black Z9", "play black J10", "play purple A1", "play black",
+    replies = converse(["boardsize 9", "play black Z9", "play black J10", "play purple A1", "play black",
                        "frobnicate", "boardsize 99", "boardsize x", "komi abc", "undo",
                        "play black E5", "3 play white E5", "countlib A1", "findlib I5", "is_legal black E5",
                        "name"], engine)
@@ -61,9 +61,9 @@ def test_errors_never_stop_the_engine():
 
 def test_suicide_and_ko_are_illegal_moves():
     engine = GtpEngine()
-    replies = session(["boardsize 5", "play b B5", "play b A4", "is_legal w A5", "play w A5"], engine)
+    replies = converse(["boardsize 5", "play b B5", "play b A4", "is_legal w A5", "play w A5"], engine)
     assert replies[3] == "= 0" and replies[4] == "? illegal move"
-    replies = session(["clear_board", "play b B5", "play w C5", "play b A4", "play w B4", "play b B3",
+    replies = converse(["clear_board", "play b B5", "play w C5", "play b A4", "play w B4", "play b B3",
                        "play w D4", "play b A1", "play w C3", "play b C4", "captures b", "is_legal w B4",
                        "play w B4", "play w E1", "play b E2", "is_legal w B4"], engine)
     assert replies[10] == "= 1"
@@ -73,7 +73,7 @@ def test_suicide_and_ko_are_illegal_moves():
 
 def test_handicap_komi_and_showboard():
     engine = GtpEngine()
-    replies = session(["komi 0.5", "fixed_handicap 4", "list_stones black", "fixed_handicap 2", "clear_board",
+    replies = converse(["komi 0.5", "fixed_handicap 4", "list_stones black", "fixed_handicap 2", "clear_board",
                        "set_free_handicap D4 Q16 K10", "list_stones black", "showboard", "clear_board",
                        "set_free_handicap D4", "boardsize 8", "fixed_handicap 5"], engine)
     assert replies[1] == "= D16 Q16 D4 Q4"
@@ -89,7 +89,7 @@ def test_handicap_komi_and_showboard():
 def test_loadsgf_sets_up_the_game(tmp_path):
     game = tmp_path / "game.sgf"
     game.write_text("(;GM[1]FF[4]SZ[9]KM[6.5]HA[2]AB[cc][gg];W[ee];B[ce];W[ec])")
-    replies = session([f"loadsgf {game}", "list_stones black", "list_stones white", f"loadsgf {game} 2",
+    replies = converse([f"loadsgf {game}", "list_stones black", "list_stones white", f"loadsgf {game} 2",
                        "list_stones white", f"loadsgf {tmp_path / 'missing.sgf'}"])
     assert replies[0] == "= black"
     assert replies[1] == "= C7 C5 G3"  # SGF rows count from the top: cc = C7
@@ -103,7 +103,7 @@ def test_genmove_uses_the_plugged_in_chooser():
         return next(position.point(i) for i in range(position.size ** 2) if position.is_legal(position.point(i)))
 
     engine = GtpEngine(move_chooser=first_legal)
-    replies = session(["known_command genmove", "boardsize 9", "genmove b", "genmove w", "list_stones black"], engine)
+    replies = converse(["known_command genmove", "boardsize 9", "genmove b", "genmove w", "list_stones black"], engine)
     assert replies[0] == "= true"
     assert replies[2] == "= A1" and replies[3] == "= B1"
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 
 from apps.go import visualize as gv  # noqa: E402
 from apps.go.features import NUM_PLANES, features  # noqa: E402

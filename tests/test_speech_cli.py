@@ -7,6 +7,8 @@ import pytest
 import soundfile as sf
 
 import run
+from apps.speech.cli import register
+from shared.cli import parse_command
 from tests.conftest import needs_data
 
 pytestmark = needs_data("speech", "fsdd_5speakers.tar.gz")
@@ -125,8 +127,10 @@ def test_cv_holds_each_speaker_out_once_and_no_val_trains_on_all(small_fsdd, tmp
     assert json.loads((final / "metrics.json").read_text())["saved_epoch"] == 1
 
 
-def test_cv_stops_at_its_time_budget_and_resumes_fold_by_fold(small_fsdd, tmp_path, capsys):
+def test_cv_stops_at_its_time_budget_and_resumes_fold_by_fold(small_fsdd, tmp_path, capsys, monkeypatch):
     from shared import training
+    ticks = iter(range(0, 10 ** 9, 1000))  # a clock on which every reading is 1000 s after the last
+    monkeypatch.setattr(training, "clock", lambda: next(ticks))
     out = tmp_path / "cv"
     command = ["speech", "cv", "--dataset", "fsdd", "--data", str(small_fsdd), "--epochs", "2", "--filters", "4", "4",
                "--hidden", "8", "--out", str(out), "--json"]
@@ -271,7 +275,6 @@ def test_extra_train_clips_join_every_training_split_and_never_validation(small_
 
 
 def test_fsdd_extra_train_reads_the_digits_of_a_speech_commands_folder(small_fsdd, tmp_path):
-    import argparse
     from apps.speech import data
     from apps.speech.train import extra_train_items
     commands = tmp_path / "commands"
@@ -279,7 +282,7 @@ def test_fsdd_extra_train_reads_the_digits_of_a_speech_commands_folder(small_fsd
         (commands / name).parent.mkdir(parents=True, exist_ok=True)
         (commands / name).symlink_to(next(small_fsdd.glob("0_george_*")))
     items = data.fsdd_items(small_fsdd)
-    args = argparse.Namespace(dataset="fsdd", extra_train=[str(commands)])
+    args = parse_command(register, ["train", "--dataset", "fsdd", "--extra-train", commands])
     extra = extra_train_items(args, items)
     assert sorted(digit for _, digit, _ in extra) == [6, 8]
     assert {speaker for *_, speaker in extra} == {data.COMMANDS_DIGITS_SPEAKER}

@@ -1,6 +1,5 @@
 """Feature-array augmentation: the VTLP warp moves formants by its factor and keeps the
 axis ends; SpecAugment masks blank only what they say; everything is seeded."""
-import argparse
 
 import librosa
 import numpy as np
@@ -63,7 +62,8 @@ def test_augment_features_is_seeded_and_off_by_default():
 
 def test_feature_augmentation_needs_augmented_variants():
     from apps.speech import train
-    args = argparse.Namespace(dataset="fsdd", augment_copies=0, vtlp=[0.9, 1.1], freq_masks=0, freq_mask_bands=0,
-                              time_masks=0, time_mask_frames=0, limit=None)
+    from apps.speech.cli import register
+    from shared.cli import parse_command
+    args = parse_command(register, ["train", "--dataset", "fsdd", "--vtlp", 0.9, 1.1])
     with pytest.raises(UserError, match="augment-copies"):
         train.fold_arrays(args, None, None, [], [], [])

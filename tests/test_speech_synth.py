@@ -8,13 +8,14 @@ import pytest
 
 from apps.speech import audio, data, synth
 from shared.errors import UserError
+from tests.conftest import needs_program, requires
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
-                                  reason="espeak-ng is not installed (apt-get install espeak-ng)")
-needs_mbrola_us1 = pytest.mark.skipif(
+needs_espeak = needs_program("espeak-ng", "apt-get install espeak-ng")
+needs_mbrola_us1 = requires(
     shutil.which("espeak-ng") is None or shutil.which("mbrola") is None
     or not (synth.MBROLA_DIR / "us1" / "us1").is_file(),
-    reason="espeak-ng, mbrola or its us1 voice is not installed (apt-get install espeak-ng mbrola mbrola-us1)")
+    "espeak-ng, mbrola or its us1 voice is not installed (apt-get install espeak-ng mbrola mbrola-us1, "
+    "from Debian's contrib and non-free sections)")
 
 
 def test_voices_are_reproducible_distinct_and_in_range():
@@ -119,8 +120,9 @@ def test_a_missing_engine_names_the_package(monkeypatch, tmp_path):
 
 
 @needs_espeak
+@needs_program("flite", "apt-get install flite")
 def test_synthesised_voices_read_back_as_the_dataset(tmp_path):
-    engines = ("espeak-ng", "flite") if shutil.which("flite") else ("espeak-ng",)
+    engines = ("espeak-ng", "flite")
     written, errors = synth.synthesise("fsdd", tmp_path, 3, seed=7, engines=engines, progress=False)
     assert written == 30 and errors == []
     items = data.fsdd_items(tmp_path)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-sf = pytest.importorskip("soundfile")
+import keras
+import soundfile as sf
 
 from apps.speech import features  # noqa: E402
 from apps.speech import visualize as sv  # noqa: E402

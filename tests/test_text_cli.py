@@ -1,6 +1,5 @@
 """The text app end to end on a tiny synthetic task: train (must learn), save,
 evaluate (JSON contract), predict with highlights, and bad input."""
-import argparse
 import json
 from pathlib import Path
 
@@ -27,11 +26,11 @@ def _synthetic(n, seed):
 
 
 def _args(tmp_path, arch):
-    return argparse.Namespace(task="mr", arch=arch, embedding="rand", mode="nonstatic", lexicon="none", extra_words=0,
-                              optimizer="adam", dropout=0.5, seed=1, limit=None, epochs=3, batch_size=32,
-                              learning_rate=3e-3, patience=None, time_budget=None, resume=False,
-                              mixed_bfloat16=False, out=str(tmp_path / arch), data_dir=None, no_phrases=False,
-                              init_model=None)
+    from apps.text.cli import register
+    from shared.cli import parse_command
+    return parse_command(register, ["train", "--task", "mr", "--arch", arch, "--embedding", "rand",
+                                    "--mode", "nonstatic", "--extra-words", 0, "--seed", 1, "--epochs", 3,
+                                    "--batch-size", 32, "--learning-rate", 3e-3, "--out", tmp_path / arch])
 
 
 @pytest.fixture(scope="module", params=["kim", "dcnn"])

@@ -100,3 +100,31 @@ def test_review_sentences_carry_their_reviews_label_and_split_by_review():
     assert len(long_shared) < 0.001 * len(dev)
     again = data.load_task("reviews")
     assert again["dev"][0] == dev  # the same seed, the same split
+
+
+def test_batches_group_similar_lengths_and_keep_every_sentence_once():
+    import warnings
+
+    import keras
+
+    from apps.text.data import batches
+    rng = np.random.default_rng(0)
+    id_lists = [list(range(2, 2 + n)) for n in rng.integers(1, 40, 500)]
+    labels = np.arange(500) % 2
+    data = batches(id_lists, labels, 32, shuffle=True, seed=3, min_length=5)
+    epochs = [list(data), list(data)]
+    for epoch in epochs:
+        assert len(epoch) == int(data.cardinality())
+        seen = sorted(tuple(int(i) for i in row if i) for ids, _ in epoch for row in ids.numpy())
+        assert seen == sorted(map(tuple, id_lists))
+        for ids, _ in epoch:
+            filled = (ids.numpy() != 0).sum(axis=1)
+            assert ids.shape[1] == max(5, filled.max()) and filled.max() - filled.min() < 20
+    assert [ids.shape for ids, _ in epochs[0]] != [ids.shape for ids, _ in epochs[1]]  # reshuffled
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(50, 4),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(data, epochs=2, verbose=0)
+    assert not [w for w in caught if "ran out of data" in str(w.message)]

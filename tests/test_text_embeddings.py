@@ -1,12 +1,12 @@
 """Pretrained vectors in the vocabulary: TREC's capitalised words get the lower-case
 GloVe vectors (GloVe 6B is lower-case), uncased tasks are unchanged, files load once."""
-import argparse
-
 import numpy as np
 import pytest
 
 from apps.text import embeddings, train
+from apps.text.cli import register
 from apps.text.tokenize import UNK_ID, Vocabulary
+from shared.cli import parse_command
 
 
 @pytest.fixture
@@ -21,7 +21,8 @@ def kv():
 
 def _prepare(kv, monkeypatch, task, texts, lexicon="none"):
     monkeypatch.setattr(embeddings, "get_vectors", lambda *a, **k: kv)
-    args = argparse.Namespace(embedding="glove", extra_words=len(kv), seed=1, lexicon=lexicon)
+    args = parse_command(register, ["train", "--task", task, "--embedding", "glove", "--extra-words", len(kv),
+                                    "--seed", 1, "--lexicon", lexicon])
     return train.prepare(args, texts, task)
 
 

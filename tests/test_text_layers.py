@@ -1,5 +1,4 @@
 """Wide convolution, (dynamic) k-max pooling and folding: known answers and properties."""
-import math
 
 import keras
 import numpy as np
@@ -34,12 +33,17 @@ def test_kmax_known_answer():
     np.testing.assert_array_equal(np.asarray(pooled)[0, :, 0], [5, 9, 7])  # not [9, 7, 5]
 
 
-@pytest.mark.parametrize("k_top,layer,num_layers", [(4, 1, 2), (3, 1, 3), (3, 2, 3), (4, 2, 2)])
-def test_dynamic_k_matches_formula(k_top, layer, num_layers):
-    lengths = np.arange(1, 60, dtype="int32")
-    got = np.asarray(dynamic_k(lengths, k_top, layer, num_layers))
-    expected = [max(k_top, math.ceil((num_layers - layer) / num_layers * s)) for s in lengths]
-    np.testing.assert_array_equal(got, expected)
+def test_dynamic_k_of_the_papers_worked_example():
+    # Kalchbrenner et al. 2014, section 3.2: three convolutional layers, k_top = 3, an
+    # 18-word sentence: the first layer keeps k1 = 12, the second k2 = 6, the last k_top
+    lengths = np.array([18], dtype="int32")
+    assert [int(dynamic_k(lengths, 3, layer, 3)[0]) for layer in (1, 2, 3)] == [12, 6, 3]
+
+
+def test_dynamic_k_never_drops_below_k_top():
+    # layer 1 of 2, k_top 4: half the sentence, rounded up, but at least 4
+    lengths = np.array([1, 7, 8, 9, 30], dtype="int32")
+    np.testing.assert_array_equal(dynamic_k(lengths, 4, 1, 2), [4, 4, 4, 5, 15])
 
 
 def test_dynamic_kmax_uses_each_sentences_true_length():

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 
 from apps.text import visualize as tv  # noqa: E402
 from apps.text.models import build_model, selection_model  # noqa: E402

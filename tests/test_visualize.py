@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-keras = pytest.importorskip("keras")
+import keras
 
 from shared import visualize as viz  # noqa: E402
 from shared.builders import ConvSpec, build_classifier  # noqa: E402

@@ -256,8 +256,6 @@ def demo(out_dir, minutes, data_dir):
     """Prepare one KGS archive (June 2017, 910 games), train the default policy net for
     `minutes`, evaluate top-1/top-5 on its validation games, predict one position
     (heatmap), and return the report section."""
-    import argparse
-
     from apps.go import prepare
     from apps.go.evaluate import evaluate, positions_for
     from apps.go.predict import predict
@@ -269,11 +267,9 @@ def demo(out_dir, minutes, data_dir):
     archive = next(p for p in prepare.resolve_sources(["kgs"], data_dir) if "2017_06" in p.name)
     records = out_dir / "records"
     summary = prepare.prepare([archive], records)
-    args = argparse.Namespace(
-        data=str(records), preset="default", layers=None, filters=None, schedule="modern", halve_every=80_000_000,
-        steps_per_epoch=100, val_positions=1000, input_workers=2, measure_positions=1024, quiet=True,
-        out=str(out_dir / "run"), epochs=1000, batch_size=None, learning_rate=None, seed=1234, patience=None,
-        resume=False, time_budget=minutes, mixed_bfloat16=False, limit=None)
+    args = common.parse_command(register, [
+        "train", "--data", records, "--steps-per-epoch", 100, "--val-positions", 1000, "--measure-positions", 1024,
+        "--quiet", "--out", out_dir / "run", "--epochs", 1000, "--time-budget", minutes])
     started = time.time()
     train(args)
     train_minutes = (time.time() - started) / 60

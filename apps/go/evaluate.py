@@ -78,6 +78,7 @@ def record_positions(folder, split, max_games=None, games=None):
 def evaluate(model, positions, ensemble=False, batch_size=256):
     """Metrics over an iterable of (planes, move, move number)."""
     from apps.go.policy import move_probabilities
+    from shared.evaluation import top_k_hits
     hits1, hits5, buckets = 0, 0, {}
     n = 0
     batch = []
@@ -87,11 +88,9 @@ def evaluate(model, positions, ensemble=False, batch_size=256):
         planes = np.stack([b[0] for b in batch])
         moves = np.array([b[1] for b in batch])
         probs = move_probabilities(model, planes, ensemble, batch_size)
-        top5 = np.argsort(-probs, axis=1)[:, :5]
-        correct1 = top5[:, 0] == moves
-        correct5 = (top5 == moves[:, None]).any(axis=1)
-        hits1 += int(correct1.sum())
-        hits5 += int(correct5.sum())
+        correct1 = probs.argmax(axis=1) == moves
+        hits1 += top_k_hits(moves, probs, 1)
+        hits5 += top_k_hits(moves, probs, 5)
         n += len(batch)
         for (_, _, number), ok in zip(batch, correct1):
             entry = buckets.setdefault(_bucket(number), [0, 0])

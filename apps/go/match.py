@@ -15,7 +15,6 @@ import hashlib
 import json
 import math
 import queue
-import shlex
 import subprocess
 import threading
 import time
@@ -26,6 +25,7 @@ from sgfmill import sgf
 from apps.go.go import BLACK, WHITE, IllegalMove, Position, opponent, region_owners
 from apps.go.gtp_engine import format_vertex, parse_vertex
 from shared.errors import UserError
+from shared.programs import resolve_command
 from shared.training import write_json
 
 
@@ -34,7 +34,7 @@ class GtpProcess:
 
     def __init__(self, command):
         try:
-            self.process = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            self.process = subprocess.Popen(resolve_command(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                             stderr=subprocess.DEVNULL, text=True, bufsize=1)
         except (OSError, ValueError) as error:
             raise UserError(f"--opponent {command!r}: cannot start it ({error})") from None
@@ -98,14 +98,13 @@ def parse_score(text):
     return value if text[0] == "B" else -value
 
 
-def wilson_interval(wins, games, z=1.96):
-    """95% Wilson score interval for a win rate."""
+def wilson_interval(wins, games):
+    """95% Wilson score interval for a win rate (scipy's binomial test)."""
     if games == 0:
         return 0.0, 1.0
-    p = wins / games
-    centre = (p + z * z / (2 * games)) / (1 + z * z / games)
-    half = z * math.sqrt(p * (1 - p) / games + z * z / (4 * games * games)) / (1 + z * z / games)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    from scipy.stats import binomtest
+    interval = binomtest(wins, games).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def play_game(player, engine, our_colour, size=19, komi=7.5, max_moves=500):

@@ -10,38 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from apps.go.features import features
-from apps.go.go import BLACK, IllegalMove, format_vertex, to_ascii
-from apps.go.sgf_wrapper import BadGame, parse_sgf, start_position
+from apps.go.go import BLACK, format_vertex, to_ascii
+from apps.go.sgf_wrapper import position_before
 from shared.errors import UserError
-
-
-def position_before(sgf_path, move_number):
-    """(position, the move played there or None) before move `move_number` of the main line."""
-    path = Path(sgf_path)
-    if not path.is_file():
-        raise UserError(f"{path}: SGF file not found")
-    try:
-        record = parse_sgf(path.read_bytes())
-        position = start_position(record)
-    except BadGame as error:
-        raise UserError(f"{path}: {error}") from None
-    if record.size != 19:
-        raise UserError(f"{path}: board size {record.size}; the policy network plays 19x19")
-    total = len(record.moves)
-    if not 1 <= move_number <= total + 1:
-        raise UserError(f"{path}: --move {move_number} is past the end of the game "
-                        f"(it has {total} moves; use 1..{total + 1})")
-    for number, (colour, point) in enumerate(record.moves[:move_number - 1], start=1):
-        if colour != position.to_play:
-            position.to_play, position.ko = colour, None
-        try:
-            position.play(point, colour)
-        except IllegalMove as error:
-            raise UserError(f"{path}: illegal move {number}: {error}") from None
-    played = record.moves[move_number - 1] if move_number <= total else None
-    if played is not None and played[0] != position.to_play:
-        position.to_play, position.ko = played[0], None
-    return position, (played[1] if played else None)
 
 
 def top_moves(probabilities, k):
@@ -75,7 +46,7 @@ def predict(model, sgf_path, move_number, k=5, heatmap=None, ensemble=False):
         "played_illegal": position.why_illegal(played, position.to_play) if played else None,
     }
     if heatmap:
-        from apps.go.visualize import board_figure
+        from apps.go.board_plot import board_figure
         board_figure(probabilities.reshape(19, 19), planes, heatmap,
                      f"{Path(sgf_path).name}, move {move_number}, {result['to_play']} to play", cmap="magma_r",
                      mark=played, to_play=result["to_play"], colorbar="move probability")

@@ -8,10 +8,12 @@ from. Anything that makes a game unusable raises `BadGame` with the reason, so
 a data pipeline can skip the game and say why.
 """
 import dataclasses
+from pathlib import Path
 
 from sgfmill import sgf
 
 from apps.go.go import BLACK, WHITE, IllegalMove, Position
+from shared.errors import UserError
 
 _COLOURS = {"b": BLACK, "w": WHITE}
 
@@ -106,3 +108,33 @@ def replay(record, superko=False):
             position.play(point, colour)
         except IllegalMove as error:
             raise BadGame(f"illegal move {number}: {error}") from None
+
+
+def position_before(sgf_path, move_number):
+    """(position, the move played there or None) before move `move_number` (1-based) of the main
+    line of the SGF file `sgf_path`; UserError naming the file when it cannot get there."""
+    path = Path(sgf_path)
+    if not path.is_file():
+        raise UserError(f"{path}: SGF file not found")
+    try:
+        record = parse_sgf(path.read_bytes())
+        position = start_position(record)
+    except BadGame as error:
+        raise UserError(f"{path}: {error}") from None
+    if record.size != 19:
+        raise UserError(f"{path}: board size {record.size}; the policy network plays 19x19")
+    total = len(record.moves)
+    if not 1 <= move_number <= total + 1:
+        raise UserError(f"{path}: --move {move_number} is past the end of the game "
+                        f"(it has {total} moves; use 1..{total + 1})")
+    for number, (colour, point) in enumerate(record.moves[:move_number - 1], start=1):
+        if colour != position.to_play:
+            position.to_play, position.ko = colour, None
+        try:
+            position.play(point, colour)
+        except IllegalMove as error:
+            raise UserError(f"{path}: illegal move {number}: {error}") from None
+    played = record.moves[move_number - 1] if move_number <= total else None
+    if played is not None and played[0] != position.to_play:
+        position.to_play, position.ko = played[0], None
+    return position, (played[1] if played else None)

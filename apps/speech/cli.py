@@ -6,7 +6,6 @@
     python run.py speech saliency --model models/speech_fsdd.keras clip.wav --out saliency.png
     python run.py speech visualize --model models/speech_fsdd.keras --out viz/
 """
-import argparse
 import json
 import sys
 import time
@@ -336,15 +335,9 @@ def demo(out_dir, minutes, data_dir):
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    args = argparse.Namespace(
-        dataset="fsdd", data=None, arch="freq", val_speakers=["nicolas"], val_fraction=0.2, context=None,
-        time_bins=3, context_stride=3, filters=(32, 32), hidden=128, dropout=0.3, augment_copies=0, deltas=2, n_mels=40,
-        speed_range=(0.75, 1.25), max_shift=0.1, random_placement=False, trim_db=None, cmvn=False, floor_db=0.0,
-        vad_db=40.0, tta_vad_db=[], vtlp=None, freq_masks=0, freq_mask_bands=0, time_masks=0, time_mask_frames=0,
-        placement="centre", no_val=False, speaker_norm=False, sample_rate=None, init_model=None, init_layers=None,
-        extra_train=[], label_smoothing=0.0, mixup=0.0, frontend="log",
-        workers=1, data_dir=data_dir, out=str(out_dir / "run"), epochs=12, batch_size=64, learning_rate=2e-3,
-        seed=1234, patience=None, resume=False, time_budget=minutes, mixed_bfloat16=False, limit=None)
+    args = common.parse_command(register, [
+        "train", "--dataset", "fsdd", "--arch", "freq", "--val-speakers", "nicolas", "--out", out_dir / "run",
+        "--epochs", 12, "--time-budget", minutes] + (["--data-dir", data_dir] if data_dir else []))
     started = time.time()
     train_model(args)
     model, pre, config = load_speech_model(out_dir / "run" / "model.keras")

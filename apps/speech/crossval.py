@@ -3,7 +3,6 @@
 Each fold trains with `apps.speech.train` on the other speakers and keeps its held-out
 speakers' probabilities, so that ensembles of several runs are scored without training.
 """
-import argparse
 import dataclasses
 import json
 import time
@@ -17,14 +16,19 @@ from shared.errors import UserError
 
 
 def cv_folds(items, folds):
-    """[(fold name, held-out speakers)]: one fold per speaker (`folds` 0), or `folds`
-    groups of speakers by their salted hash (Speech Commands: many speakers)."""
+    """[(fold name, held-out speakers)]: one fold per speaker (`folds` 0; scikit-learn's
+    LeaveOneGroupOut), or `folds` groups of speakers (Speech Commands: many speakers) by
+    their salted hash, as the dataset assigns its own splits, so that a speaker's fold never
+    depends on which other speakers are present (scikit-learn's PredefinedSplit)."""
+    from sklearn.model_selection import LeaveOneGroupOut, PredefinedSplit
+
     from apps.speech import data
-    speakers = sorted({i[-1] for i in items})
+    speakers = np.array([str(i[-1]) for i in items], dtype=object)
     if not folds:
-        return [(s, [s]) for s in speakers]
-    groups = [[s for s in speakers if int(data.speaker_fraction(s) * folds) == k] for k in range(folds)]
-    return [(f"group{k}", g) for k, g in enumerate(groups) if g]
+        return [(speakers[held[0]], [speakers[held[0]]])
+                for _, held in LeaveOneGroupOut().split(speakers, groups=speakers)]
+    group = np.array([int(data.speaker_fraction(s) * folds) for s in speakers])
+    return [(f"group{group[held[0]]}", sorted(set(speakers[held]))) for _, held in PredefinedSplit(group).split()]
 
 
 def cross_validate(args):
@@ -46,7 +50,7 @@ def cross_validate(args):
     root = dataset_root(args.dataset, args.data, args.data_dir)
     items = examples.items(args.dataset, root)
     started = time.time()
-    deadline = args.time_budget and started + args.time_budget * 60
+    deadline = args.time_budget and training.clock() + args.time_budget * 60
     folds, resumed = [], []
     extra_items = extra_train_items(args, items)
     for name, held in cv_folds(items, args.folds):
@@ -59,7 +63,7 @@ def cross_validate(args):
             print(f"fold {name}: recorded in {record}, not run again", flush=True)
             continue
         # the budget stops a cv after the epoch that passes it: never before this run has trained one
-        if deadline and len(folds) > len(resumed) and time.time() > deadline:
+        if deadline and len(folds) > len(resumed) and training.clock() > deadline:
             return _cv_stopped(name)
         held = set(held)
         train_items = [i for i in items if i[-1] not in held]
@@ -72,9 +76,9 @@ def cross_validate(args):
             out = Path(args.out) / f"fold-{name}" / (f"seed-{seed}" if args.seeds > 1 else "")
             # a seed whose run finished is trained again (its last-epoch model is not kept); an unfinished
             # one continues from its checkpoint
-            run_args = {**vars(args), "seed": seed, "resume": args.resume and (out / "backup").is_dir(),
-                        "time_budget": deadline and max(deadline - time.time(), 1) / 60}
-            model, metrics = fit_arrays(argparse.Namespace(**run_args), config, x_train, y_train, x_val, y_val,
+            run_args = common.with_options(args, seed=seed, resume=args.resume and (out / "backup").is_dir(),
+                                           time_budget=deadline and _minutes_left(deadline))
+            model, metrics = fit_arrays(run_args, config, x_train, y_train, x_val, y_val,
                                         context, extra, out)
             if metrics["unfinished"]:
                 return _cv_stopped(name)
@@ -211,3 +215,10 @@ def _framings(config, items, vad_dbs):
         x, _, speakers, _ = examples.clip_arrays(items, framing)
         out.append(features.normalise_by_speaker(x, speakers) if framing.speaker_norm else x)
     return out
+
+
+def _minutes_left(deadline):
+    """A fold's budget: what is left of the cv's, in minutes; once that has run out, a budget
+    that stops the fold after its first epoch (a positive one: no budget at all is None)."""
+    from shared import training
+    return max(deadline - training.clock(), 1e-9) / 60

@@ -78,7 +78,7 @@ def training_arrays(args, config, log=print):
     from apps.speech import data, examples
     root = dataset_root(args.dataset, args.data, args.data_dir)
     items = examples.items(args.dataset, root)
-    if getattr(args, "no_val", False):
+    if args.no_val:
         train_items, val_items = items, []
     else:
         train_items, val_items = data.split_by_speaker(items, args.val_speakers, args.val_fraction)
@@ -154,7 +154,7 @@ def fold_arrays(args, config, root, items, train_items, val_items, log=print, ex
             x_aug, y_aug, owner = examples.augmented_clip_arrays(source, config, args.augment_copies, args.seed,
                                                                  noises, augment_config(args))
             use = np.array([str(source[o][0]) in train_paths for o in owner], dtype=bool)
-            if config.speaker_norm:  # a speaker's variants together: one more "session" of that speaker
+            if config.speaker_norm:  # a speaker's variants together: one more recording condition of that speaker
                 x_aug = features.normalise_by_speaker(x_aug, [source[o][-1] for o in owner])
             if spec.active:  # the same warps and masks for a clip's variants in every fold
                 x_aug = feature_augment.augment_features(x_aug, np.random.default_rng(args.seed), spec,

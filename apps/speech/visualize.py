@@ -224,10 +224,9 @@ def run(args):
 
 def demo_gallery(model_path, audio, viz_dir, link_prefix="speech/viz/"):
     """The `visualize` standard set of the demo model on one clip, as a Markdown gallery."""
-    import argparse
-    args = argparse.Namespace(model=str(model_path), out=str(viz_dir), audio=str(audio), saliency=False,
-                              class_index=None, filters=False, tones=False, activations=False, layer=None,
-                              maximize=None, steps=100, step_size=0.02, l1=300.0, tv=3000.0, jitter=2, blur=0.5,
-                              seed=0, data_dir=None)
+    from apps.speech.cli import register
+    from shared.cli import parse_command
+    args = parse_command(register, ["visualize", "--model", model_path, "--out", viz_dir, "--audio", audio,
+                                    "--steps", 100])
     run(args)
     return viz.gallery_markdown(viz_dir, link_prefix, title="What the network listens to")

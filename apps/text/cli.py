@@ -7,7 +7,6 @@
     python run.py text ensemble runs/sst5_kim/model.keras runs/sst5_dcnn/model.keras --out runs/sst5_ensemble.keras
     python run.py text visualize --model models/text_sst2.keras --out viz/ --text "a gorgeous , witty film"
 """
-import argparse
 import json
 import sys
 import time
@@ -196,11 +195,10 @@ def demo(out_dir, minutes, data_dir):
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    args = argparse.Namespace(task="sst2", arch="kim", embedding="glove", mode="multichannel", lexicon="none",
-                              extra_words=20000, optimizer="adam", dropout=0.5, data_dir=data_dir,
-                              out=str(out_dir / "run"), epochs=20,
-                              batch_size=50, learning_rate=1e-3, seed=1234, patience=None, resume=False,
-                              time_budget=minutes, mixed_bfloat16=False, limit=None, no_phrases=True)
+    args = common.parse_command(register, [
+        "train", "--task", "sst2", "--arch", "kim", "--embedding", "glove", "--mode", "multichannel",
+        "--no-phrases", "--out", out_dir / "run", "--epochs", 20, "--time-budget", minutes]
+        + (["--data-dir", data_dir] if data_dir else []))
     started = time.time()
     splits = load_task("sst2", data_dir)
     train_once(args, "sst2", splits["train_sentences"], splits["dev"], args.out, verbose=0)

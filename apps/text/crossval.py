@@ -5,7 +5,6 @@ Each fold trains with `apps.text.train.train_once` and is scored with `apps.text
 crossval.json is rewritten after every fold, so a stopped run reports (and `--resume`
 continues) the folds it finished.
 """
-import argparse
 import json
 import sys
 import time
@@ -58,7 +57,7 @@ def crossval_task(args):
             continue
         out = Path(args.out) / f"fold{number}"
         # --resume also continues the fold that was stopped mid-training (it has a checkpoint).
-        fold_args = argparse.Namespace(**{**vars(args), "resume": args.resume and (out / "backup").is_dir()})
+        fold_args = common.with_options(args, resume=args.resume and (out / "backup").is_dir())
         metrics, vocab, rule = train_once(fold_args, args.task, train, dev, out, verbose=0)
         model, meta = load_model(out / "model.keras", app=APP)
         _, ids = encode_texts(test[0], meta)

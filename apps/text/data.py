@@ -272,31 +272,34 @@ def tokenize_all(texts, rule):
 
 # ------------------------------------------------------------------ batching
 def batches(id_lists, labels, batch_size, shuffle=False, seed=0, min_length=1):
-    """A tf.data.Dataset of ((ids, ), labels) batches padded to their longest
-    sentence. Sentences are grouped by length (sorted within chunks of 50
-    batches), so little time is spent on padding; with `shuffle` the grouping
-    and batch order change every epoch."""
+    """A tf.data.Dataset of (ids (batch, T), labels) batches, each padded with PAD_ID to its
+    longest sentence (at least `min_length`). tf.data's `bucket_by_sequence_length` batches
+    sentences of similar length together (ten buckets split at the length deciles), so
+    little time is spent on padding; with `shuffle` the batches and their order change every
+    epoch. The number of batches is known ahead (every bucket ends in one partial batch), so
+    Keras knows when an epoch ends."""
     import tensorflow as tf
 
-    from apps.text.tokenize import pad_batch
-    lengths = np.array([len(ids) for ids in id_lists])
-    labels = np.asarray(labels, dtype=np.int32)
-    epoch = [0]
+    from apps.text.tokenize import PAD_ID
+    lengths = np.array([len(ids) for ids in id_lists], dtype=np.int64)
+    if not len(lengths):
+        raise UserError("no sentences to batch")
+    boundaries = [int(b) for b in np.unique(np.quantile(lengths, np.linspace(0, 1, 11)[1:-1]).astype(int) + 1)]
+    per_bucket = np.bincount(np.searchsorted(boundaries, lengths, side="right"), minlength=len(boundaries) + 1)
+    count = int(sum(-(-n // batch_size) for n in per_bucket))
+    flat = tf.constant(np.concatenate([np.asarray(ids, dtype=np.int32) for ids in id_lists]))
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    data = tf.data.Dataset.from_tensor_slices((starts, lengths, np.asarray(labels, dtype=np.int32)))
+    if shuffle:
+        data = data.shuffle(len(lengths), seed=seed, reshuffle_each_iteration=True)
+    data = data.map(lambda start, length, y: (flat[start:start + length], y))
+    data = data.bucket_by_sequence_length(
+        lambda ids, _: tf.shape(ids)[0], boundaries, [batch_size] * (len(boundaries) + 1),
+        padding_values=(PAD_ID, 0))
 
-    def generate():
-        rng = np.random.default_rng(seed + epoch[0])
-        epoch[0] += 1
-        order = rng.permutation(len(id_lists)) if shuffle else np.arange(len(id_lists))
-        if shuffle:
-            chunk = batch_size * 50
-            order = np.concatenate([part[np.argsort(lengths[part], kind="stable")]
-                                    for part in np.array_split(order, max(1, len(order) // chunk))])
-        groups = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-        if shuffle:
-            rng.shuffle(groups)
-        for group in groups:
-            ids, _ = pad_batch([id_lists[i] for i in group], min_length=min_length)
-            yield ids, labels[group]
+    def at_least_min_length(ids, y):
+        return tf.pad(ids, [[0, 0], [0, tf.maximum(0, min_length - tf.shape(ids)[1])]],
+                      constant_values=PAD_ID), y
 
-    signature = (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32))
-    return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2)
+    data = data.map(at_least_min_length).apply(tf.data.experimental.assert_cardinality(count))
+    return data.prefetch(2)

@@ -47,9 +47,9 @@ def build(args, vocab_size, num_classes, matrix):
     """The model of the command line's --arch and options, its embeddings initialised from `matrix`."""
     from apps.text.models import build_model
     mode = "rand" if args.embedding == "rand" else args.mode
-    options = dict(dropout=args.dropout, word_dropout=getattr(args, "word_dropout", 0.0))
+    options = dict(dropout=args.dropout, word_dropout=args.word_dropout)
     if args.arch == "kim":
-        options.update(maps=getattr(args, "maps", 100), widths=tuple(getattr(args, "widths", (3, 4, 5))))
+        options.update(maps=args.maps, widths=tuple(args.widths))
     return build_model(args.arch, vocab_size, num_classes, dim=matrix.shape[1], mode=mode,
                        weights=None if mode == "rand" else matrix, **options)
 
@@ -106,16 +106,16 @@ def train_once(args, task, train, dev, out_dir, verbose="auto"):
     from shared import training
 
     training.set_seed(args.seed)
-    training.set_precision(getattr(args, "mixed_bfloat16", False))
+    training.set_precision(args.mixed_bfloat16)
     texts, labels = train
     if args.limit:
         texts, labels = texts[:args.limit], labels[:args.limit]
     classes = TASKS[task]["classes"]
     rule, vocab, matrix, found = prepare(args, texts, task)
     model = build(args, len(vocab), len(classes), matrix)
-    if getattr(args, "init_model", None):
+    if args.init_model:
         init_weights(model, args.init_model, task, vocab)
-    cosine = getattr(args, "lr_decay", "constant") == "cosine"
+    cosine = args.lr_decay == "cosine"
     decay_steps = args.epochs * -(-len(texts) // args.batch_size) if cosine else None
     model.compile(optimizer=optimizer(args.optimizer, args.learning_rate, decay_steps),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -128,7 +128,7 @@ def train_once(args, task, train, dev, out_dir, verbose="auto"):
     metrics = training.fit(
         model, batches(train_ids, labels, args.batch_size, shuffle=True, seed=args.seed),
         batches(dev_ids, dev[1], 256), out_dir=out_dir, epochs=args.epochs, config=config,
-        save=lambda m, p: save(m, p, config), resume=getattr(args, "resume", False), patience=args.patience,
+        save=lambda m, p: save(m, p, config), resume=args.resume, patience=args.patience,
         time_budget_s=args.time_budget and args.time_budget * 60, verbose=verbose)
     return metrics, vocab, rule
 
