@@ -14,7 +14,11 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter off stderr
+
+def _quiet_tensorflow(argv):
+    """TensorFlow's C++ start-up lines (CPU features, oneDNN notes) look like errors and are not:
+    hidden unless --verbose. TensorFlow reads the level once, when a command first imports it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if "--verbose" in argv else "3")
 
 
 def build_parser():
@@ -22,6 +26,7 @@ def build_parser():
     from shared import apps as registry, demo
     parser = argparse.ArgumentParser(
         prog="run.py", description="Beyond Pixels: convolutional networks for Go, speech, text and images.")
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
     commands = parser.add_subparsers(dest="app", metavar="<app>|demo", required=True)
     for app in registry.registered().values():
         app_parser = commands.add_parser(app.name, help=app.summary, description=app.summary)
@@ -31,6 +36,8 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else [str(item) for item in argv]
+    _quiet_tensorflow(argv)
     from shared.errors import UserError
     args = build_parser().parse_args(argv)
     try:

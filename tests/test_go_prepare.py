@@ -94,7 +94,7 @@ def test_archives_and_parallel_workers_give_the_same_records(sgf_folder, tmp_pat
 def test_split_is_by_a_hash_of_the_game(sgf_folder, tmp_path):
     summary = _run(tmp_path, [sgf_folder], val_fraction=0.5)
     assert summary["train_games"] + summary["validation_games"] == 6
-    expected = sum(prepare._in_validation(f"{sgf_folder.name}/good{s}.sgf", 0.5) for s in range(6))
+    expected = sum(prepare.in_validation(f"{sgf_folder.name}/good{s}.sgf", 0.5) for s in range(6))
     assert summary["validation_games"] == expected
     again = prepare.prepare([sgf_folder], tmp_path / "again", val_fraction=0.5, shard_games=2)
     assert again["validation_games"] == expected  # shard size does not move games between splits

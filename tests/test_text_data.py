@@ -128,3 +128,12 @@ def test_batches_group_similar_lengths_and_keep_every_sentence_once():
         warnings.simplefilter("always")
         model.fit(data, epochs=2, verbose=0)
     assert not [w for w in caught if "ran out of data" in str(w.message)]
+
+
+def test_accented_letters_fold_to_their_base_letter_before_cleaning():
+    from apps.text.tokenize import fold_to_ascii, tokenize
+    assert tokenize("boilerplate clichés from start to finish .", "sst") == \
+        ["boilerplate", "cliches", "from", "start", "to", "finish"]
+    assert tokenize("A naïve, Café-society film", "kim") == ["a", "naive", ",", "cafe", "society", "film"]
+    assert fold_to_ascii("it\u2019s \u201cgood\u201d \u2014 really") == 'it\'s "good" - really'
+    assert tokenize("it\u2019s good", "kim") == ["it", "'s", "good"]

@@ -168,16 +168,21 @@ def _train(args):
 
 
 def _evaluate(args):
-    from apps.go.evaluate import evaluate, positions_for
+    from apps.go.evaluate import TrainingGames, evaluate, positions_for, training_game_rule
+    from shared import overlap
     from shared.evaluation import print_json_line
     from shared.modelio import load_model
-    model, _ = load_model(args.model, app=APP)
-    skipped = []
+    model, meta = load_model(args.model, app=APP)
+    skipped, scored = [], []
     started = time.time()
-    metrics = evaluate(model, positions_for(args.data, args.split, args.max_games, skipped, args.games),
+    metrics = evaluate(model, positions_for(args.data, args.split, args.max_games, skipped, args.games, scored),
                        ensemble=args.ensemble, batch_size=args.batch_size)
     metrics.update(model=str(args.model), data=str(args.data), skipped_games=skipped,
                    seconds=round(time.time() - started, 1))
+    rule = training_game_rule(meta.get("config", {}))
+    metrics["overlap"] = overlap.warn(overlap.check("games", scored, rule and TrainingGames(rule),
+                                                    "the model file does not record its training games"),
+                                      args.model)
     for entry in skipped:
         print(f"skipped {entry['game']}: {entry['reason']}", file=sys.stderr)
     print(f"top-1 {metrics['top1']:.4f}  top-5 {metrics['top5']:.4f}  n={metrics['n']}"

@@ -7,12 +7,13 @@ paper (passes are excluded); games that cannot be read or replayed are
 skipped and listed. Reports top-1 (= `accuracy`), top-5 and top-1 by game
 phase (move-number buckets), optionally with the 8-symmetry ensemble.
 """
+import fnmatch
 from pathlib import Path
 
 import numpy as np
 
 from apps.go.features import features
-from apps.go.prepare import GameRecords, _archive_kind, list_members, read_members
+from apps.go.prepare import GameRecords, _archive_kind, in_validation, list_members, read_members, source_key
 from apps.go.sgf_wrapper import BadGame, parse_sgf, replay
 from shared.errors import UserError
 
@@ -29,10 +30,12 @@ def _bucket(move_number):
             return bucket_name(low, high)
 
 
-def sgf_positions(path, max_games=None, skipped=None):
+def sgf_positions(path, max_games=None, skipped=None, scored=None):
     """Yield (planes, move index, move number) for every non-pass move of the SGF games at `path`.
 
-    Games that fail are appended to `skipped` as {"game", "reason"} and left out whole.
+    Games that fail are appended to `skipped` as {"game", "reason"} and left out whole; the
+    identity (`<source>/<member>`, as `go prepare` names games) of each game used is appended
+    to `scored`.
     """
     path = Path(path)
     if not path.exists():
@@ -62,15 +65,20 @@ def sgf_positions(path, max_games=None, skipped=None):
                 skipped.append({"game": name, "reason": str(error)})
             continue
         games += 1
+        if scored is not None:
+            scored.append(f"{source_key(source)}/{name}")
         yield from examples
 
 
-def record_positions(folder, split, max_games=None, games=None):
+def record_positions(folder, split, max_games=None, games=None, scored=None):
     """The same for the games of a prepared folder's split (those matching the `games` globs)."""
     records = GameRecords(folder, split, games=games)
     if len(records) == 0:
         raise UserError(f"{folder}: no {split} games" + (f" match {' '.join(games)}" if games else ""))
+    names = records.game_names()
     for game in range(len(records) if max_games is None else min(max_games, len(records))):
+        if scored is not None:
+            scored.append(names[game])
         for position, move in records._replay(game):
             yield features(position), move, position.move_number + 1
 
@@ -113,11 +121,44 @@ def evaluate(model, positions, ensemble=False, batch_size=256):
             "ensemble": ensemble, "top1_by_move_number": by_phase}
 
 
-def positions_for(data, split="validation", max_games=None, skipped=None, games=None):
+def positions_for(data, split="validation", max_games=None, skipped=None, games=None, scored=None):
     data = Path(data)
     if data.is_dir() and (data / "index.npz").exists():
-        return record_positions(data, split, max_games, games)
+        return record_positions(data, split, max_games, games, scored)
     if games:
         raise UserError(f"{data}: --games selects games of a prepared folder; give an SGF folder or archive "
                         f"of just the games you want instead")
-    return sgf_positions(data, max_games, skipped)
+    return sgf_positions(data, max_games, skipped, scored)
+
+
+def training_game_rule(config):
+    """A function telling whether a game identity (`<source>/<member>`) was among the training
+    games of a model with saved config `config` (its prepared sources, their split by game,
+    --exclude-games; through --init-model, its source's too); None when the config does not say."""
+    from shared.modelio import read_metadata
+    if config.get("command") != "train" or "train_sources" not in config:
+        return None
+    sources, excluded = set(config["train_sources"]), config.get("exclude_games") or []
+    earlier = None
+    if config.get("init_model"):
+        try:
+            earlier = training_game_rule(read_metadata(config["init_model"])["config"])
+        except UserError:  # the earlier stage's file is not here: its games are checked no further
+            pass
+
+    def trained(identity):
+        source = identity.split("/", 1)[0]
+        own = (source in sources and not in_validation(identity, config["val_fraction"])
+               and not any(fnmatch.fnmatchcase(identity, pattern) for pattern in excluded))
+        return own or bool(earlier and earlier(identity))
+    return trained
+
+
+class TrainingGames:
+    """`in` tests a game identity against a `training_game_rule` (for shared.overlap.check)."""
+
+    def __init__(self, rule):
+        self.rule = rule
+
+    def __contains__(self, identity):
+        return self.rule(identity)

@@ -76,7 +76,7 @@ def _archive_kind(path):
     return None
 
 
-def _source_key(path):
+def source_key(path):
     """A short stable name for a source: the archive or folder name without extensions."""
     name = path.name
     for suffix in (".tar.gz", ".tgz", ".tar.bz2", ".tar", ".zip"):
@@ -211,7 +211,7 @@ def _atomic_write(path, write):
 # ----- the whole run -----------------------------------------------------------------------
 
 
-def _in_validation(identity, val_fraction):
+def in_validation(identity, val_fraction):
     digest = hashlib.sha256(identity.encode()).digest()
     return int.from_bytes(digest[:8], "little") / 2 ** 64 < val_fraction
 
@@ -224,7 +224,7 @@ def prepare(sources, out, workers=1, val_fraction=0.05, shard_games=2000):
     shard_dir.mkdir(parents=True, exist_ok=True)
     tasks, shard_order = [], []
     for source in sources:
-        key = _source_key(source)
+        key = source_key(source)
         names = list_members(source)
         for k, first in enumerate(range(0, len(names), shard_games)):
             shard_path = shard_dir / f"{key}-{k:04d}"
@@ -270,7 +270,7 @@ def _build_index(out, shard_order, val_fraction):
                 duplicates.append({"game": identity, "duplicate_of": first_seen[move_hash]})
                 continue
             first_seen[move_hash] = identity
-            split = 1 if _in_validation(identity, val_fraction) else 0
+            split = 1 if in_validation(identity, val_fraction) else 0
             shard_ids.append(shard_number)
             game_ids.append(game)
             splits.append(split)

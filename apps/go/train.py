@@ -105,6 +105,16 @@ def _epochs_done(out):
     return max(0, len(log.read_text().splitlines()) - 1) if log.exists() else 0
 
 
+def _training_sources(data, train_records):
+    """What `go evaluate` needs to tell training games from others: the sources of the
+    training games and the fraction the prepared folder split off for validation."""
+    import json
+    from pathlib import Path
+    summary = json.loads((Path(data) / "summary.json").read_text())
+    sources = sorted({name.split("/", 1)[0] for name in train_records.game_names()})
+    return {"train_sources": sources, "val_fraction": summary["val_fraction"]}
+
+
 def train(args):
     """Train the policy network; writes model.keras (best validation top-1), logs and metrics to --out."""
     from shared import training
@@ -142,7 +152,7 @@ def train(args):
     config = common.training_config(args, layers=num_layers, filters=filters, batch_size=batch_size,
                                     learning_rate=learning_rate, parameters=model.count_params(),
                                     train_games=len(train_records), validation_games=len(val_records),
-                                    data_seed=data_seed)
+                                    data_seed=data_seed, **_training_sources(args.data, train_records))
     rate = StepRate(batch_size)
     metrics = training.fit(
         model, train_ds, val_ds, out_dir=args.out, epochs=args.epochs, config=config,

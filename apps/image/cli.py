@@ -5,6 +5,7 @@
     python run.py image predict --model models/image_mnist.keras digit.png photo.jpg
     python run.py image visualize --model models/image_mnist.keras --out viz/
 """
+import hashlib
 import json
 import sys
 import time
@@ -128,6 +129,7 @@ def _check_input_shape(model, meta, path, shape):
 def evaluate_model(args):
     """Accuracy, top-5 and a per-class report of a model on a folder of IDX test files."""
     from apps.image import data
+    from shared import overlap
     from shared.evaluation import classification_metrics, report_evaluation
     from shared.modelio import load_model
 
@@ -145,9 +147,31 @@ def evaluate_model(args):
     probabilities = _predict_probabilities(model, x, args.batch_size)
     metrics = classification_metrics(y, probabilities, class_names)
     metrics.update(model=str(args.model), data=str(args.data), dataset=meta["preprocessing"]["dataset"])
+    metrics["overlap"] = overlap.warn(overlap.check("images", map(_digest, x),
+                                                    _training_digests(meta["config"], args.data_dir),
+                                                    "the model's training images are not here to compare with"),
+                                      args.model)
     return report_evaluation(args, metrics, y, probabilities, class_names,
                              title=f"{Path(args.model).name} on {args.data}",
                              details=f"  top-5 {metrics.get('top5_accuracy', float('nan')):.4f}")
+
+
+def _digest(image):
+    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=8).hexdigest()
+
+
+def _training_digests(config, data_dir=None):
+    """Digests of the images a model was trained on (the training part of its seeded split);
+    None when its config does not say or the dataset is not here."""
+    from apps.image import data
+    if config.get("command") != "train" or not config.get("dataset"):
+        return None
+    try:
+        x, y = data.load_split(config["dataset"], "train", data_dir)
+    except (UserError, OSError):
+        return None
+    (x_train, _), _ = data.train_val_split(x, y, config["val_size"], config["seed"])
+    return set(map(_digest, x_train[:config.get("limit") or None]))
 
 
 def predict_images(args):

@@ -205,8 +205,10 @@ def evaluate_model(args):
     """Accuracy (and per-class report) of a speech model on a dataset folder in its
     original layout; unreadable files are skipped and counted. For a TIMIT model the
     accuracy is over frames (39 folded phones)."""
-    from apps.speech import data, examples, features
+    from apps.speech import data, examples, features, train
+    from shared import overlap
     from shared.evaluation import classification_metrics, report_evaluation
+    from shared.modelio import read_metadata
 
     model, pre, config = load_speech_model(args.model)
     dataset, names = pre["dataset"], pre["class_names"]
@@ -237,6 +239,7 @@ def evaluate_model(args):
     metrics.update(model=str(args.model), data=str(args.data), dataset=dataset, task=pre["task"],
                    files=len(items), skipped_files=len(errors), speakers=len({i[-1] for i in items}),
                    **({"tta_vad_db": pre["tta_vad_db"]} if pre.get("tta_vad_db") else {}))
+    metrics["overlap"] = overlap.warn(train.speaker_overlap(read_metadata(args.model)["config"], items), args.model)
     return report_evaluation(args, metrics, y, probabilities, names,
                              title=f"{Path(args.model).name}: {dataset} ({metrics['speakers']} speakers)",
                              details=f"  skipped files {len(errors)}")

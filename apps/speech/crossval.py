@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from apps.speech.train import augment_config, dataset_root, extra_train_items, feature_config, fit_arrays, fold_arrays
-from shared import cli as common
+from shared import cli as common, overlap
 from shared.errors import UserError
 
 
@@ -53,6 +53,7 @@ def cross_validate(args):
     deadline = args.time_budget and training.clock() + args.time_budget * 60
     folds, resumed = [], []
     extra_items = extra_train_items(args, items)
+    seen_in_training = _speakers_seen_outside_the_folds(args, extra_items)
     for name, held in cv_folds(items, args.folds):
         record = Path(args.out) / f"fold-{name}" / "fold.json"
         if args.resume and record.is_file():
@@ -90,6 +91,8 @@ def cross_validate(args):
         curves = [m["history"]["val_accuracy"] for m in runs]
         curve = [float(np.mean(c)) for c in zip(*curves)]  # a member's expected accuracy per epoch
         fold = {"fold": name, "val_speakers": len(held), "n": int(len(x_val)),
+                "overlap": overlap.warn(overlap.check("clips", [i[-1] for i in val_items], seen_in_training),
+                                        f"fold {name} (through --init-model or --extra-train)"),
                 "best_val_accuracy": float(np.mean([m["best_val_accuracy"] for m in runs])),
                 "best_epoch": int(np.argmax(curve)) + 1, "last_val_accuracy": curve[-1],
                 "val_accuracy_per_epoch": curve, "train_seconds": sum(m["train_seconds_this_run"] for m in runs)}
@@ -123,6 +126,10 @@ def cross_validate(args):
         "accuracy": mean_curve[chosen], "min_fold_accuracy_at_chosen": float(
             min(f["val_accuracy_per_epoch"][chosen] for f in folds)),
         "n": int(sum(f["n"] for f in folds)), "seconds": round(time.time() - started, 1),
+        "overlap": {"what": "clips", "checked": True, "items": sum(f["overlap"]["items"] for f in folds),
+                    "of": sum(f["overlap"]["of"] for f in folds),
+                    "examples": sorted({e for f in folds for e in f["overlap"]["examples"]})[:5]}
+        if all(f.get("overlap", {}).get("checked") for f in folds) else None,
         "resumed_folds": resumed,  # read from their fold.json; "seconds" counts this run only
         **({"seeds": args.seeds, "ensemble_accuracy": float(np.mean([f["ensemble_accuracy"] for f in folds]))}
            if args.seeds > 1 else {}),
@@ -215,6 +222,18 @@ def _framings(config, items, vad_dbs):
         x, _, speakers, _ = examples.clip_arrays(items, framing)
         out.append(features.normalise_by_speaker(x, speakers) if framing.speaker_norm else x)
     return out
+
+
+def _speakers_seen_outside_the_folds(args, extra_items):
+    """Speakers that every fold's model meets in training whatever it holds out: those of
+    --extra-train folders and those the --init-model was trained on. A held-out speaker among
+    them leaks into the estimate."""
+    from apps.speech.train import training_speakers
+    from shared.modelio import read_metadata
+    seen = {speaker for *_, speaker in extra_items}
+    if args.init_model:
+        seen |= training_speakers(read_metadata(args.init_model)["config"]) or set()
+    return seen
 
 
 def _minutes_left(deadline):

@@ -271,3 +271,24 @@ def _same_features_as(config):
         if differ:
             raise UserError(f"--init-model: its features differ: {', '.join(differ)} (see --sample-rate)")
     return check
+
+
+def training_speakers(config):
+    """The real speakers a model was trained on (an ensemble's: all its members'), from its
+    saved config; None when the config does not say."""
+    if "members" in config:
+        member_speakers = [training_speakers(member.get("config", {})) for member in config["members"]]
+        return None if any(s is None for s in member_speakers) else set().union(*member_speakers)
+    if "train_speakers" in config:
+        return set(config["train_speakers"])
+    if "source_config" in config:
+        return training_speakers(config["source_config"])
+    return None
+
+
+def speaker_overlap(config, items):
+    """The `overlap` entry (shared.overlap) of scoring `items` (path, label, speaker) with a
+    model whose saved config is `config`: clips of speakers it was trained on."""
+    from shared import overlap
+    return overlap.check("clips", [speaker for *_, speaker in items], training_speakers(config),
+                         "the model file does not record its training speakers")

@@ -67,7 +67,9 @@ def register(subparsers):
 
     evaluate = subparsers.add_parser("evaluate", help="accuracy on a labelled file",
                                      description=evaluate_model.__doc__)
-    common.add_evaluate_args(evaluate, "`LABEL text` lines (stsa.*, *.all) or SST PTB trees")
+    common.add_evaluate_args(evaluate, "a file of `LABEL text` lines (stsa.*, *.all) or SST PTB trees; or 'dev' "
+                             "(or 'train') for that split of the model's task, read from the dataset")
+    common.add_data_dir(evaluate)
     evaluate.set_defaults(func=evaluate_model)
 
     predict = subparsers.add_parser("predict", help="classify texts; show the words the pooling kept",
@@ -138,7 +140,9 @@ def collapse_model(args):
     if pre.get("task") != "sst5":
         raise UserError(f"{args.model}: a model of task {pre.get('task')!r}; collapse takes an sst5 model")
     groups = sst2_groups()
-    merged = keras.Model(model.inputs, MergeClasses(groups, name="sst2_from_sst5")(model.outputs[0]),
+    # the same input structure as the source model's (one tensor, not a list of one), so that
+    # callers pass the ids alone as they do to any text model
+    merged = keras.Model(model.input, MergeClasses(groups, name="sst2_from_sst5")(model.outputs[0]),
                          name=f"{model.name}_sst2")
     save_model(merged, args.out, app=APP, config={"command": "collapse", "source": str(args.model),
                                                   "source_config": meta.get("config", {})},
@@ -157,20 +161,35 @@ def _warn_if_only_binary_labels(path, labels, pre):
 
 def evaluate_model(args):
     """Accuracy of a model on a file in its dataset's format: `LABEL text` lines
-    (Kim's stsa.* / *.all) or SST PTB trees (sentence labels; SST-2 drops neutral)."""
+    (Kim's stsa.* / *.all) or SST PTB trees (sentence labels; SST-2 drops neutral),
+    or on the dev (or train) split of its task. Warns when the sentences scored were
+    among the model's training texts."""
     from apps.text.data import read_eval_file
+    from apps.text.tokenize import tokenize
+    from apps.text.train import training_texts
+    from shared import overlap
     from shared.evaluation import classification_metrics, report_evaluation
     from shared.modelio import load_model
 
     model, meta = load_model(args.model, app=APP)
     pre = meta["preprocessing"]
-    texts, labels = read_eval_file(args.data, pre["task"], len(pre["class_names"]))
+    if args.data in ("dev", "train"):  # the split of the task's data, found as training finds it
+        from apps.text.data import load_task
+        splits = load_task(pre["task"], args.data_dir)
+        texts, labels = splits.get("train_sentences", splits["train"]) if args.data == "train" else splits["dev"]
+    else:
+        texts, labels = read_eval_file(args.data, pre["task"], len(pre["class_names"]))
     _warn_if_only_binary_labels(args.data, labels, pre)
     _, ids = encode_texts(texts, meta)
     probs = predict_probabilities(model, ids, args.batch_size)
     metrics = classification_metrics(labels, probs, pre["class_names"])
     unknown = sum(i == 1 for seq in ids for i in seq) / max(1, sum(len(seq) for seq in ids))
     metrics.update(model=str(args.model), data=str(args.data), task=pre["task"], unknown_word_rate=round(unknown, 4))
+    rule = pre["rule"]
+    trained = training_texts(meta.get("config", {}), args.data_dir)
+    metrics["overlap"] = overlap.warn(overlap.check("sentences", [tuple(tokenize(t, rule)) for t in texts], trained,
+                                                    "the model's training data is not here to compare with"),
+                                      args.model)
     return report_evaluation(args, metrics, labels, probs, pre["class_names"],
                              title=f"{Path(args.model).name} on {Path(args.data).name}")
 

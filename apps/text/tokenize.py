@@ -5,8 +5,11 @@ off clitics and punctuation, drop odd characters, lower-case (except TREC,
 whose capitalisation Kim keeps). The SST trees keep the original case and
 write brackets as -LRB-/-RRB-; `tree_tokens_to_text` undoes that before
 cleaning, so tree leaves become the same tokens as Kim's `stsa.*` files.
+Before any rule, text is folded to ASCII (`fold_to_ascii`): Kim's rules keep
+ASCII letters only, and would cut "clichés" into "clich s".
 """
 import re
+import unicodedata
 
 import numpy as np
 
@@ -43,12 +46,23 @@ def clean_str_sst(string):
     return string.strip().lower()
 
 
+_TYPOGRAPHIC = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                              "\u2013": "-", "\u2014": "-", "\u00a0": " "})
+
+
+def fold_to_ascii(text):
+    """Accented letters to their base letter (NFKD, combining marks dropped: "clichés" ->
+    "cliches", "naïve" -> "naive"), curly quotes and dashes to their ASCII forms."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_TYPOGRAPHIC))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 CLEANERS = {"sst": clean_str_sst, "kim": clean_str, "kim_cased": lambda s: clean_str(s, lower=False)}
 
 
 def tokenize(text, rule="kim"):
     """Tokens of `text` under the named cleaning rule ("sst", "kim", "kim_cased")."""
-    return CLEANERS[rule](text).split()
+    return CLEANERS[rule](fold_to_ascii(text)).split()
 
 
 def tree_tokens_to_text(leaves):

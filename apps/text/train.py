@@ -144,3 +144,27 @@ def train_model(args):
     print(f"best val_accuracy {metrics['best_val_accuracy']:.4f} at epoch {metrics['best_epoch']}; "
           f"model: {metrics['model']}")
     return 0
+
+
+def training_texts(config, data_dir=None):
+    """The token sequences a text model was trained on (its task's training texts, phrases
+    included unless --no-phrases; through `collapse` and --init-model, those of its sources
+    too), as a set of tuples; None when its config does not say or the data is not here."""
+    from apps.text.data import TASKS, load_task
+    from apps.text.tokenize import tokenize
+    from shared.modelio import read_metadata
+    if config.get("command") == "collapse":
+        return training_texts(config.get("source_config", {}), data_dir)
+    task = config.get("task")
+    if not task or config.get("command") != "train":
+        return None
+    try:
+        splits = load_task(task, data_dir or config.get("data_dir"), seed=config.get("seed", 1234))
+        texts = (splits["train_sentences"] if config.get("no_phrases") and "train_sentences" in splits
+                 else splits["train"])[0]
+        seen = {tuple(tokenize(text, TASKS[task]["rule"])) for text in texts}
+        if config.get("init_model"):
+            seen |= training_texts(read_metadata(config["init_model"])["config"], data_dir) or set()
+    except (UserError, OSError):
+        return None
+    return seen
