@@ -1,8 +1,11 @@
 """Argument helpers shared by the apps' command lines, so every app spells
 the same option the same way (`--data-dir`, `--seed`, `--resume`, `--json`...)."""
 import argparse
+import ast
 import copy
+import importlib.util
 import json
+from pathlib import Path
 
 from shared.errors import UserError
 
@@ -108,3 +111,25 @@ def with_options(args, **changes):
     changed = copy.copy(args)
     vars(changed).update(changes)
     return changed
+
+
+def lazy(target):
+    """The command function `target` ("package.module:function"), imported only when the
+    command runs, so that building the parser (and `--help`) imports no TensorFlow."""
+    module_name, function_name = target.split(":")
+
+    def command(args):
+        return getattr(importlib.import_module(module_name), function_name)(args)
+    command.target = target
+    return command
+
+
+def doc(target):
+    """The docstring of `target` ("package.module:function"), read from the module's source
+    without importing it: a command's --help description."""
+    module_name, function_name = target.split(":")
+    source = Path(importlib.util.find_spec(module_name).origin).read_text()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name == function_name:
+            return ast.get_docstring(node)
+    raise LookupError(f"no function {function_name} in {module_name}")

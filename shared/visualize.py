@@ -229,6 +229,60 @@ def saliency(model, x, class_index=None):
     return grad[0], class_index
 
 
+def smoothgrad(model, x, class_index=None, samples=32, noise=0.15, seed=0, value_range=1.0):
+    """SmoothGrad (Smilkov et al. 2017): the input gradient of a class logit averaged over
+    `samples` copies of x with Gaussian noise of sd `noise` * `value_range` (the input's
+    max - min). Plain gradients of a ReLU network flicker from pixel to pixel; their
+    average over a neighbourhood of x shows the shape. Returns (gradient, class)."""
+    x = np.asarray(x, np.float32)
+    if class_index is None:
+        class_index = int(np.argmax(model(x[None], training=False)[0]))
+    rng = np.random.default_rng(seed)
+    noisy = x[None] + rng.normal(0.0, noise * value_range, size=(samples,) + x.shape).astype(np.float32)
+    _, grad = _gradient(score_model(model, Target("class", class_index)), noisy)
+    return grad.mean(axis=0), class_index
+
+
+def integrated_gradients(model, x, class_index=None, baseline=None, steps=32):
+    """Integrated gradients (Sundararajan et al. 2017): (x - baseline) times the class logit's
+    gradient averaged along the straight path from `baseline` (default: all zeros, a blank
+    input) to x (midpoint rule). The attributions add up to logit(x) - logit(baseline), so
+    each says how much of the score an input element carries, with its sign.
+    Returns (attributions, class)."""
+    x = np.asarray(x, np.float32)
+    baseline = np.zeros_like(x) if baseline is None else np.asarray(baseline, np.float32)
+    if class_index is None:
+        class_index = int(np.argmax(model(x[None], training=False)[0]))
+    alphas = ((np.arange(steps) + 0.5) / steps).astype(np.float32).reshape((-1,) + (1,) * x.ndim)
+    _, grad = _gradient(score_model(model, Target("class", class_index)), baseline + alphas * (x - baseline))
+    return (x - baseline) * grad.mean(axis=0), class_index
+
+
+def separating_layer(model, inputs, labels, layers=None):
+    """The conv layer whose Grad-CAM maps tell classes apart: for `inputs` with several per
+    class (`labels`), each explained for its own label, the mean distance (1 - correlation)
+    between maps of different classes minus that between maps of the same class. A layer
+    too coarse (the last conv of a small digit network: a 7x7 grid) draws one blob for every
+    class, a layer too early draws edges everywhere; both score near zero."""
+    labels = list(labels)
+    layers = layers or conv_layers(model)
+    best, best_score = layers[-1], -np.inf
+    for layer in layers:
+        maps = [grad_cam(model, x, layer, label)[0].ravel() for x, label in zip(inputs, labels)]
+        within, between = [], []
+        for i in range(len(maps)):
+            for j in range(i + 1, len(maps)):
+                if maps[i].std() > 0 and maps[j].std() > 0:
+                    distance = 1.0 - np.corrcoef(maps[i], maps[j])[0, 1]
+                    (within if labels[i] == labels[j] else between).append(distance)
+        if not between:  # flat maps: no picture to tell anything apart
+            continue
+        score = np.mean(between) - (np.mean(within) if within else 0.0)
+        if score > best_score:
+            best, best_score = layer, score
+    return best
+
+
 def grad_cam(model, x, layer=None, class_index=None):
     """Grad-CAM map for one input x at conv layer `layer` (default: the last conv layer).
 

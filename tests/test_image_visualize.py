@@ -102,7 +102,7 @@ def test_cli_each_option(tiny_model_file, tmp_path):
                      "--style", str(photo), str(photo), "--backbone", "model", "--steps", "3", "--size", "32"])
     assert code == 0
     found = _pngs(out)
-    assert {"filters.png", "activations_conv1_conv.png", "activations_conv6_conv.png", "saliency.png",
+    assert {"filters.png", "activations_conv1_conv.png", "activations_conv6_conv.png", "saliency_smoothgrad_integrated.png",
             "gradcam.png", "dream_photo.png", "style_photo_photo.png"} <= set(found)
     assert any(name.startswith("maximize_") for name in found)
     with Image.open(found["dream_photo.png"]) as image:
@@ -122,7 +122,7 @@ def test_cli_standard_set(tiny_model_file, tmp_path):
     out = tmp_path / "std"
     assert run.main(["image", "visualize", "--model", str(tiny_model_file), "--out", str(out),
                      "--steps", "3", "--backbone", "model"]) == 0
-    assert {"filters.png", "maximize_classes.png", "saliency_gradcam.png"} <= set(_pngs(out))
+    assert {"filters.png", "maximize_classes.png", "explanations.png"} <= set(_pngs(out))
 
 
 @needs_data("image", "photos", "chelsea.png")

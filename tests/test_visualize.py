@@ -96,6 +96,45 @@ def test_saliency_is_the_input_gradient(model_2d):
     assert viz.saliency_map(grad, 2).shape == (12, 12)
 
 
+def test_integrated_gradients_add_up_to_the_score_difference(model_2d, model_1d):
+    for model, shape, low, high in ((model_2d, (12, 12, 1), 0, 255), (model_1d, (20, 5), 0, 1)):
+        x = np.random.default_rng(3).uniform(low, high, shape).astype(np.float32)
+        baseline = np.full_like(x, low)
+        attributions, cls = viz.integrated_gradients(model, x, baseline=baseline, steps=64)
+        logits = viz.logits_model(model)
+        gap = float(logits(x[None], training=False)[0, cls] - logits(baseline[None], training=False)[0, cls])
+        assert attributions.shape == x.shape
+        assert attributions.sum() == pytest.approx(gap, rel=0.03, abs=1e-3)  # completeness
+
+
+def test_smoothgrad_without_noise_is_saliency_and_with_noise_is_seeded(model_2d):
+    x = np.random.default_rng(4).uniform(0, 255, (12, 12, 1)).astype(np.float32)
+    plain, cls = viz.saliency(model_2d, x, class_index=1)
+    still, _ = viz.smoothgrad(model_2d, x, class_index=1, noise=0.0, samples=4)
+    np.testing.assert_allclose(still, plain, rtol=1e-5, atol=1e-7)
+    noisy, _ = viz.smoothgrad(model_2d, x, class_index=1, noise=0.2, value_range=255.0, seed=5)
+    again, _ = viz.smoothgrad(model_2d, x, class_index=1, noise=0.2, value_range=255.0, seed=5)
+    np.testing.assert_array_equal(noisy, again)
+    assert not np.allclose(noisy, plain)
+
+
+def test_separating_layer_prefers_maps_that_differ_between_classes():
+    # two conv layers: "same" sees the input through a constant bias only (the same flat map for
+    # every input), "varies" is a plain convolution; only the second can tell classes apart
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((8, 8, 1))
+    varies = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="varies")(inputs)
+    same = keras.layers.Conv2D(4, 1, name="same", kernel_initializer="zeros", bias_initializer="ones",
+                               trainable=False)(varies * 0.0)
+    head = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(
+        keras.layers.Concatenate()([varies, same])))
+    model = keras.Model(inputs, head)
+    rng = np.random.default_rng(0)
+    xs = [rng.uniform(0, 1, (8, 8, 1)).astype(np.float32) for _ in range(6)]
+    labels = [0, 0, 0, 1, 1, 1]
+    assert viz.separating_layer(model, xs, labels, layers=["same", "varies"]) == "varies"
+
+
 def test_logits_are_the_pre_softmax_scores(model_2d):
     x = np.random.default_rng(2).uniform(0, 255, (3, 12, 12, 1)).astype(np.float32)
     logits = viz.logits_model(model_2d)(x).numpy()

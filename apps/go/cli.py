@@ -14,15 +14,13 @@ import sys
 import time
 from pathlib import Path
 
+from apps.go import APP
 from shared import cli as common
 from shared.errors import UserError
 
-APP = "go"
-
 
 def register(subparsers):
-    from apps.go.models import PRESETS
-    from apps.go.train import SCHEDULES
+    from apps.go import PRESETS, SCHEDULES
 
     train = subparsers.add_parser(
         "train", help="train the policy network on prepared records",
@@ -132,11 +130,41 @@ def register(subparsers):
                          help="games per shard: the unit of parallel work and of resuming (default: %(default)s)")
     prepare.set_defaults(func=_prepare)
 
-    from apps.go import visualize
     show = subparsers.add_parser("visualize", help="policy heat map, plane saliency, Grad-CAM, filters, "
-                                 "activations, maximizing boards", description=visualize.run.__doc__)
-    visualize.add_arguments(show)
-    show.set_defaults(func=visualize.run)
+                                 "activations, maximizing boards", description=common.doc("apps.go.visualize:run"))
+    _add_visualize_arguments(show)
+    show.set_defaults(func=common.lazy("apps.go.visualize:run"))
+
+
+def _add_visualize_arguments(parser):
+    """The options of `run.py go visualize`."""
+    parser.add_argument("--model", required=True, help="a Go policy model (.keras)")
+    parser.add_argument("--out", required=True, help="folder for the PNGs")
+    parser.add_argument("--sgf", help="an SGF game (default: a KGS game of the team data, else a built-in opening)")
+    parser.add_argument("--move", type=common.positive_int,
+                        help="1-based number of the move to predict: the position before it (default: 60, "
+                             "or after the last move of a shorter game)")
+    parser.add_argument("--explain", metavar="VERTEX",
+                        help="the move whose planes / Grad-CAM to show, e.g. Q16 (default: the move played, "
+                             "else the policy's top move)")
+    parser.add_argument("--policy", action="store_true", help="move probabilities over the board")
+    parser.add_argument("--planes", action="store_true", help="which feature planes drive --explain (saliency)")
+    parser.add_argument("--gradcam", action="store_true", help="Grad-CAM of --explain over the board")
+    parser.add_argument("--filters", action="store_true", help="first-layer filters (first 8 planes each)")
+    parser.add_argument("--activations", action="store_true", help="feature maps of --layer for the position")
+    parser.add_argument("--layer", help="layer for --activations / --gradcam (default: first and last hidden conv's ReLU / "
+                        "last hidden conv)")
+    parser.add_argument("--maximize", metavar="LAYER:UNIT|class:N", action="append",
+                        help="boards that maximize a filter, a hidden unit or a move (class:N, N = row * 19 + col; "
+                             "repeatable)")
+    parser.add_argument("--steps", type=common.positive_int, default=150, help="maximization steps")
+    # the penalties are means over 19 x 19 x 48 inputs, the score a sum: weights of thousands balance them
+    parser.add_argument("--l1", type=float, default=5000.0, help="L1 weight for --maximize (0: off)")
+    parser.add_argument("--tv", type=float, default=1000.0, help="total-variation weight for --maximize (0: off)")
+    parser.add_argument("--jitter", type=int, default=0, help="jitter in points for --maximize (0: off; "
+                        "the board edge matters, so off by default)")
+    parser.add_argument("--blur", type=float, default=0.0, help="blur sigma for --maximize (0: off)")
+    common.add_data_dir(parser)
 
 
 def _add_player_args(parser, required):
@@ -146,7 +174,7 @@ def _add_player_args(parser, required):
     parser.add_argument("--seed", type=int, default=None, help="random seed for --temperature sampling")
     parser.add_argument("--ensemble", action="store_true",
                         help="choose from the mean policy of the 8 board symmetries (8 network runs a move)")
-    from apps.go.policy import RULES
+    from apps.go import RULES
     parser.add_argument("--rules", choices=RULES, default="chinese",
                         help="the scoring the player plays for: chinese (area, default) or japanese (territory: "
                              "it passes as soon as the opponent passes, as a stone in settled territory costs a "

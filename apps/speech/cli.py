@@ -14,23 +14,19 @@ from pathlib import Path
 import numpy as np
 
 from apps.speech import APP
-from apps.speech.crossval import cross_validate, cv_ensemble
-from apps.speech.predict import framed_probabilities, input_configs, load_speech_model, mean_over_framings, \
-    predict_files
-from apps.speech.train import check_tta, dataset_root, train_model
 from shared import cli as common
 from shared.errors import UserError
 
 
 def register(subparsers):
-    train = subparsers.add_parser("train", help="train a speech CNN", description=train_model.__doc__)
+    train = subparsers.add_parser("train", help="train a speech CNN", description=common.doc("apps.speech.train:train_model"))
     _add_train_args(train)
     train.add_argument("--no-val", action="store_true",
                        help="train on every speaker (no validation; the last epoch is saved): for the "
                        "shipped model, with the epoch count chosen by `cv`")
-    train.set_defaults(func=train_model)
+    train.set_defaults(func=common.lazy("apps.speech.train:train_model"))
 
-    cv = subparsers.add_parser("cv", help="speaker-grouped cross-validation", description=cross_validate.__doc__)
+    cv = subparsers.add_parser("cv", help="speaker-grouped cross-validation", description=common.doc("apps.speech.crossval:cross_validate"))
     _add_train_args(cv)
     cv.add_argument("--folds", type=int, default=0,
                     help="0: leave one speaker out (FSDD); k: k groups of speakers by a salted hash")
@@ -39,13 +35,13 @@ def register(subparsers):
                          "ensemble_accuracy scores the average of their last-epoch probabilities "
                          "(what `speech ensemble` of `train --no-val` runs ships)")
     cv.add_argument("--json", action="store_true", help="print the summary as one JSON line, last on stdout")
-    cv.set_defaults(func=cross_validate)
+    cv.set_defaults(func=common.lazy("apps.speech.crossval:cross_validate"))
 
     combine = subparsers.add_parser("cv-ensemble", help="accuracy of an ensemble of several cv runs' models",
-                                    description=cv_ensemble.__doc__)
+                                    description=common.doc("apps.speech.crossval:cv_ensemble"))
     combine.add_argument("runs", nargs="+", metavar="CV_DIR", help="--out folders of finished `speech cv` runs")
     combine.add_argument("--json", action="store_true", help="print the summary as one JSON line, last on stdout")
-    combine.set_defaults(func=cv_ensemble)
+    combine.set_defaults(func=common.lazy("apps.speech.crossval:cv_ensemble"))
 
     evaluate = subparsers.add_parser("evaluate", help="accuracy on a dataset folder",
                                      description=evaluate_model.__doc__)
@@ -60,7 +56,7 @@ def register(subparsers):
                           "training speakers' average statistics instead of its own speaker's")
     evaluate.set_defaults(func=evaluate_model)
 
-    predict = subparsers.add_parser("predict", help="labels for audio files", description=predict_files.__doc__)
+    predict = subparsers.add_parser("predict", help="labels for audio files", description=common.doc("apps.speech.predict:predict_files"))
     predict.add_argument("--model", required=True, help="a .keras model saved by `speech train` or `export`")
     predict.add_argument("files", nargs="+", help="WAV/FLAC/OGG files, any sample rate and channel count")
     predict.add_argument("--top", type=common.positive_int, default=3,
@@ -72,7 +68,7 @@ def register(subparsers):
     predict.add_argument("--same-speaker", action="store_true",
                          help="speaker-norm models: the clips given are one speaker's, so normalise them with "
                          "their own statistics (better with more clips; default: the training speakers' average)")
-    predict.set_defaults(func=predict_files)
+    predict.set_defaults(func=common.lazy("apps.speech.predict:predict_files"))
 
     common.add_ensemble_parser(subparsers, ensemble_models, "with the same classes and features")
 
@@ -108,16 +104,38 @@ def register(subparsers):
     saliency.add_argument("--out", default="saliency.png", help="PNG to write (default: %(default)s)")
     saliency.set_defaults(func=saliency_command)
 
-    from apps.speech import visualize
     show = subparsers.add_parser("visualize", help="saliency, Grad-CAM, filters, tone responses, activations, "
-                                 "maximizing spectrograms", description=visualize.run.__doc__)
-    visualize.add_arguments(show)
-    show.set_defaults(func=visualize.run)
+                                 "maximizing spectrograms", description=common.doc("apps.speech.visualize:run"))
+    _add_visualize_arguments(show)
+    show.set_defaults(func=common.lazy("apps.speech.visualize:run"))
+
+
+def _add_visualize_arguments(parser):
+    """The options of `run.py speech visualize`."""
+    parser.add_argument("--model", required=True, help="a speech clip model (.keras)")
+    parser.add_argument("--out", required=True, help="folder for the PNGs")
+    parser.add_argument("--audio", help="a WAV/FLAC/OGG clip (default: a clip of the model's dataset in the team data)")
+    parser.add_argument("--saliency", action="store_true", help="saliency and Grad-CAM over the clip's spectrogram")
+    parser.add_argument("--class", dest="class_index", type=int, help="class to explain (default: predicted)")
+    parser.add_argument("--filters", action="store_true", help="first-layer filter weights")
+    parser.add_argument("--tones", action="store_true", help="first-layer filters' responses to pure tones")
+    parser.add_argument("--activations", action="store_true", help="feature maps of --layer for the clip")
+    parser.add_argument("--layer", help="layer for --activations / Grad-CAM (default: first conv's ReLU / last conv)")
+    parser.add_argument("--maximize", metavar="LAYER:UNIT|class:N", action="append",
+                        help="spectrogram that maximizes a filter, a hidden unit or a class (repeatable)")
+    parser.add_argument("--steps", type=common.positive_int, default=150, help="maximization steps")
+    parser.add_argument("--step-size", type=float, default=0.02, help="maximization step (input range units)")
+    # the penalties are means over 101 x 40 x 3 inputs, a logit's gradient is not: weights of hundreds
+    parser.add_argument("--l1", type=float, default=300.0, help="L1 weight for --maximize (0: off)")
+    parser.add_argument("--tv", type=float, default=3000.0, help="total-variation weight for --maximize (0: off)")
+    parser.add_argument("--jitter", type=int, default=2, help="jitter in frames/bands for --maximize (0: off)")
+    parser.add_argument("--blur", type=float, default=0.5, help="blur sigma for --maximize (0: off)")
+    parser.add_argument("--seed", type=int, default=0)
+    common.add_data_dir(parser)
 
 
 def _add_train_args(train):
-    from apps.speech.examples import DATASETS
-    from apps.speech.models import ARCHITECTURES, FRONTENDS
+    from apps.speech import ARCHITECTURES, DATASETS, FRONTENDS
     train.add_argument("--dataset", choices=DATASETS, default="fsdd")
     train.add_argument("--data", help="dataset folder or .tar.gz in its original layout "
                        "(default: the registry's archive, found via --data-dir/$BEYOND_PIXELS_DATA)")
@@ -205,6 +223,7 @@ def evaluate_model(args):
     """Accuracy (and per-class report) of a speech model on a dataset folder in its
     original layout; unreadable files are skipped and counted. For a TIMIT model the
     accuracy is over frames (39 folded phones)."""
+    from apps.speech.predict import load_speech_model, mean_over_framings
     from apps.speech import data, examples, features, train
     from shared import overlap
     from shared.evaluation import classification_metrics, report_evaluation
@@ -300,6 +319,8 @@ def export_model(args):
     """Re-save a trained model for shipping: the same weights, feature settings and
     config, without the optimizer state (a third of the size with Adam); --tta-vad-db
     sets its test-time framings (e.g. on an ensemble)."""
+    from apps.speech.predict import input_configs
+    from apps.speech.train import check_tta
     from shared.modelio import load_model, save_model
     model, meta = load_model(args.model, app=APP)
     preprocessing = meta["preprocessing"]
@@ -314,6 +335,7 @@ def export_model(args):
 def saliency_command(args):
     """Write a PNG of a clip's log-mel spectrogram and, beside it, the gradient
     saliency and Grad-CAM of the predicted class (which time-frequency cells drive the decision)."""
+    from apps.speech.predict import framed_probabilities, load_speech_model
     from apps.speech import features
     model, pre, config = load_speech_model(args.model)
     if pre["task"] != "clips":
@@ -333,6 +355,8 @@ def saliency_command(args):
 def demo(out_dir, minutes, data_dir):
     """Train the frequency CNN on FSDD (speaker `nicolas` held out) for `minutes`,
     evaluate on that speaker, predict a few of his clips, and return the report section."""
+    from apps.speech.predict import load_speech_model
+    from apps.speech.train import dataset_root, train_model
     from apps.speech import data, examples
     from shared.evaluation import classification_metrics, confusion_matrix_png
 

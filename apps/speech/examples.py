@@ -18,7 +18,6 @@ import numpy as np
 from apps.speech import audio, augment, data, features
 
 CLIP_TASKS = {"fsdd": (data.fsdd_items, data.FSDD_CLASSES), "commands": (data.commands_items, data.COMMANDS_CLASSES)}
-DATASETS = ("fsdd", "commands", "timit")
 
 DEFAULT_FEATURES = {  # FSDD is recorded at 8 kHz; the others at 16 kHz
     "fsdd": features.FeatureConfig(sample_rate=8000, n_mels=40, fmax=4000.0, clip_seconds=1.0),

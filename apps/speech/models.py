@@ -28,10 +28,9 @@ import math
 import keras
 from keras import layers
 
+from apps.speech import ARCHITECTURES, FRONTENDS
 from shared.builders import ConvSpec, classifier_head, conv_stack
 
-ARCHITECTURES = ("freq", "freq-lws", "trad-fpool3")
-FRONTENDS = ("log", "pcen")
 PCEN_TIME_CONSTANT = 40  # frames: 0.4 s at a 10 ms hop, the paper's and librosa's default
 
 

@@ -15,7 +15,7 @@ The generic parts (gradients, Grad-CAM, maximization, grids) are `shared.visuali
 - `maximize_png`: spectrograms that maximize a class, filter or unit, with L1 /
   total-variation / jitter / blur regularizers (`shared.visualize.maximize`); the
   input range is the example clip's, so the results are in the same log-energy units.
-- `run` / `add_arguments`: `run.py speech visualize`.
+- `run`: `run.py speech visualize`.
 """
 from pathlib import Path
 
@@ -151,31 +151,6 @@ def default_clip(pre, data_dir=None):
 
 
 # ---------------------------------------------------------------- `run.py speech visualize`
-
-def add_arguments(parser):
-    """The options of `run.py speech visualize`."""
-    from shared import cli as common
-    parser.add_argument("--model", required=True, help="a speech clip model (.keras)")
-    parser.add_argument("--out", required=True, help="folder for the PNGs")
-    parser.add_argument("--audio", help="a WAV/FLAC/OGG clip (default: a clip of the model's dataset in the team data)")
-    parser.add_argument("--saliency", action="store_true", help="saliency and Grad-CAM over the clip's spectrogram")
-    parser.add_argument("--class", dest="class_index", type=int, help="class to explain (default: predicted)")
-    parser.add_argument("--filters", action="store_true", help="first-layer filter weights")
-    parser.add_argument("--tones", action="store_true", help="first-layer filters' responses to pure tones")
-    parser.add_argument("--activations", action="store_true", help="feature maps of --layer for the clip")
-    parser.add_argument("--layer", help="layer for --activations / Grad-CAM (default: first conv's ReLU / last conv)")
-    parser.add_argument("--maximize", metavar="LAYER:UNIT|class:N", action="append",
-                        help="spectrogram that maximizes a filter, a hidden unit or a class (repeatable)")
-    parser.add_argument("--steps", type=common.positive_int, default=150, help="maximization steps")
-    parser.add_argument("--step-size", type=float, default=0.02, help="maximization step (input range units)")
-    # the penalties are means over 101 x 40 x 3 inputs, a logit's gradient is not: weights of hundreds
-    parser.add_argument("--l1", type=float, default=300.0, help="L1 weight for --maximize (0: off)")
-    parser.add_argument("--tv", type=float, default=3000.0, help="total-variation weight for --maximize (0: off)")
-    parser.add_argument("--jitter", type=int, default=2, help="jitter in frames/bands for --maximize (0: off)")
-    parser.add_argument("--blur", type=float, default=0.5, help="blur sigma for --maximize (0: off)")
-    parser.add_argument("--seed", type=int, default=0)
-    common.add_data_dir(parser)
-
 
 def run(args):
     """Pictures of what a speech clip model learned, written as PNGs into --out:

@@ -15,16 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from apps.text import APP
-from apps.text.crossval import crossval_task
-from apps.text.predict import encode_texts, kmax_explainer, predict_probabilities, predict_texts
-from apps.text.train import train_model, train_once
 from shared import cli as common
 from shared.errors import UserError
 
 
 def register(subparsers):
+    from apps.text import ARCHITECTURES, EMBEDDINGS
     from apps.text.data import TASKS
-    from apps.text.models import ARCHITECTURES, EMBEDDINGS
 
     def model_args(parser):
         parser.add_argument("--task", choices=list(TASKS), default="sst2")
@@ -59,11 +56,11 @@ def register(subparsers):
                                  "of another task (transfer, e.g. from --task reviews): its word vectors for "
                                  "the words both vocabularies hold and its layers of the same name and shapes")
 
-    train = subparsers.add_parser("train", help="train a sentence classifier", description=train_model.__doc__)
+    train = subparsers.add_parser("train", help="train a sentence classifier", description=common.doc("apps.text.train:train_model"))
     model_args(train)
     common.add_data_dir(train)
     common.add_training_args(train, epochs=10, batch_size=50, learning_rate=1e-3, out="runs/text")
-    train.set_defaults(func=train_model)
+    train.set_defaults(func=common.lazy("apps.text.train:train_model"))
 
     evaluate = subparsers.add_parser("evaluate", help="accuracy on a labelled file",
                                      description=evaluate_model.__doc__)
@@ -73,12 +70,12 @@ def register(subparsers):
     evaluate.set_defaults(func=evaluate_model)
 
     predict = subparsers.add_parser("predict", help="classify texts; show the words the pooling kept",
-                                    description=predict_texts.__doc__)
+                                    description=common.doc("apps.text.predict:predict_texts"))
     predict.add_argument("--model", required=True)
     predict.add_argument("texts", nargs="+", help="texts to classify; '-' reads one text per line from stdin")
     predict.add_argument("--json", action="store_true", help="one JSON object per text")
     predict.add_argument("--color", choices=["auto", "always", "never"], default="auto")
-    predict.set_defaults(func=predict_texts)
+    predict.set_defaults(func=common.lazy("apps.text.predict:predict_texts"))
 
     common.add_ensemble_parser(subparsers, ensemble_models, "of the same task, cleaning rule and vocabulary")
 
@@ -89,7 +86,7 @@ def register(subparsers):
     collapse.set_defaults(func=collapse_model)
 
     crossval = subparsers.add_parser("crossval", help="10-fold CV (MR, Subj, CR, MPQA) or TREC's test split",
-                                     description=crossval_task.__doc__)
+                                     description=common.doc("apps.text.crossval:crossval_task"))
     model_args(crossval)
     crossval.add_argument("--folds", type=int, default=10)
     crossval.add_argument("--run-folds", type=int, default=None,
@@ -97,13 +94,25 @@ def register(subparsers):
     crossval.add_argument("--json", action="store_true")
     common.add_data_dir(crossval)
     common.add_training_args(crossval, epochs=6, batch_size=50, learning_rate=1e-3, out="runs/text_cv")
-    crossval.set_defaults(func=crossval_task)
+    crossval.set_defaults(func=common.lazy("apps.text.crossval:crossval_task"))
 
-    from apps.text import visualize
     show = subparsers.add_parser("visualize", help="word-level saliency and k-max selections (PNG + terminal)",
-                                 description=visualize.run.__doc__)
-    visualize.add_arguments(show)
-    show.set_defaults(func=visualize.run)
+                                 description=common.doc("apps.text.visualize:run"))
+    _add_visualize_arguments(show)
+    show.set_defaults(func=common.lazy("apps.text.visualize:run"))
+
+
+def _add_visualize_arguments(parser):
+    """The options of `run.py text visualize`."""
+    parser.add_argument("--model", required=True, help="a text model (.keras)")
+    parser.add_argument("--out", required=True, help="folder for the PNGs")
+    parser.add_argument("--text", action="append", help="a sentence to explain (repeatable; default: a few examples)")
+    parser.add_argument("--saliency", action="store_true", help="word-level saliency and k-max selections (PNG + terminal)")
+    parser.add_argument("--activations", action="store_true", help="feature maps of --layer for the first text")
+    parser.add_argument("--layer", help="layer for --activations (default: the first convolution's ReLU; "
+                             "of an ensemble, its first member's layers)")
+    parser.add_argument("--class", dest="class_index", type=int, help="class to explain (default: predicted)")
+    parser.add_argument("--color", choices=["auto", "always", "never"], default="auto")
 
 
 def ensemble_models(args):
@@ -164,6 +173,7 @@ def evaluate_model(args):
     (Kim's stsa.* / *.all) or SST PTB trees (sentence labels; SST-2 drops neutral),
     or on the dev (or train) split of its task. Warns when the sentences scored were
     among the model's training texts."""
+    from apps.text.predict import encode_texts, predict_probabilities
     from apps.text.data import read_eval_file
     from apps.text.tokenize import tokenize
     from apps.text.train import training_texts
@@ -204,6 +214,8 @@ def demo(out_dir, minutes, data_dir):
     """Train a Kim CNN (GloVe 50d, two channels) on SST-2 training sentences for
     `minutes`, evaluate on the SST-2 dev sentences, show which n-grams decided
     a few example sentences, and return the report section."""
+    from apps.text.predict import encode_texts, kmax_explainer, predict_probabilities
+    from apps.text.train import train_once
 
     from shared.plots import pyplot, save_figure
     plt = pyplot()

@@ -27,11 +27,10 @@ It regularises the fine-tuned embeddings, which over-fit the SST phrases.
 import keras
 from keras import layers, ops
 
+from apps.text import ARCHITECTURES, EMBEDDINGS
 from shared.builders import ConvSpec, conv_block
 from shared.layers import Folding, KMaxPooling, MaskTime, SequenceLengths, WideConv1D
 
-ARCHITECTURES = ("dcnn", "kim")
-EMBEDDINGS = ("rand", "static", "nonstatic", "multichannel")
 
 
 @keras.saving.register_keras_serializable(package="beyond_pixels")

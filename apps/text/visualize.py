@@ -14,7 +14,7 @@ Works on the app's models (DCNN and Kim's CNN: word ids in, class probabilities 
   the windows the first dynamic k-max layer kept.
 - `sentences_png`: per sentence, saliency, gradient x input and k-max share as a heat
   strip under the words; `terminal_lines`: the same as marked text.
-- `run` / `add_arguments`: `run.py text visualize`.
+- `run`: `run.py text visualize`.
 """
 import sys
 from pathlib import Path
@@ -177,19 +177,6 @@ def _row_wise_activations_png(maps, layer, labels, path, max_maps):
 
 
 # ---------------------------------------------------------------- `run.py text visualize`
-
-def add_arguments(parser):
-    """The options of `run.py text visualize`."""
-    parser.add_argument("--model", required=True, help="a text model (.keras)")
-    parser.add_argument("--out", required=True, help="folder for the PNGs")
-    parser.add_argument("--text", action="append", help="a sentence to explain (repeatable; default: a few examples)")
-    parser.add_argument("--saliency", action="store_true", help="word-level saliency and k-max selections (PNG + terminal)")
-    parser.add_argument("--activations", action="store_true", help="feature maps of --layer for the first text")
-    parser.add_argument("--layer", help="layer for --activations (default: the first convolution's ReLU; "
-                             "of an ensemble, its first member's layers)")
-    parser.add_argument("--class", dest="class_index", type=int, help="class to explain (default: predicted)")
-    parser.add_argument("--color", choices=["auto", "always", "never"], default="auto")
-
 
 def _first_conv_layer(model):
     from shared.layers import WideConv1D
