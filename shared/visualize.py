@@ -258,28 +258,28 @@ def integrated_gradients(model, x, class_index=None, baseline=None, steps=32):
     return (x - baseline) * grad.mean(axis=0), class_index
 
 
-def separating_layer(model, inputs, labels, layers=None):
-    """The conv layer whose Grad-CAM maps tell classes apart: for `inputs` with several per
-    class (`labels`), each explained for its own label, the mean distance (1 - correlation)
-    between maps of different classes minus that between maps of the same class. A layer
-    too coarse (the last conv of a small digit network: a 7x7 grid) draws one blob for every
-    class, a layer too early draws edges everywhere; both score near zero."""
-    labels = list(labels)
+def separating_layer(model, inputs, layers=None):
+    """The conv layer at which Grad-CAM separates classes best. Grad-CAM belongs at the last
+    stage's grid (Selvaraju et al.), so the candidates are the conv layers of the coarsest
+    spatial size; of those, the one whose maps for an input's best and runner-up classes
+    differ most (mean 1 - correlation over `inputs`; a flat map counts as no difference).
+    The very last conv of a small digit network draws the same central blob for every class."""
     layers = layers or conv_layers(model)
-    best, best_score = layers[-1], -np.inf
-    for layer in layers:
-        maps = [grad_cam(model, x, layer, label)[0].ravel() for x, label in zip(inputs, labels)]
-        within, between = [], []
-        for i in range(len(maps)):
-            for j in range(i + 1, len(maps)):
-                if maps[i].std() > 0 and maps[j].std() > 0:
-                    distance = 1.0 - np.corrcoef(maps[i], maps[j])[0, 1]
-                    (within if labels[i] == labels[j] else between).append(distance)
-        if not between:  # flat maps: no picture to tell anything apart
-            continue
-        score = np.mean(between) - (np.mean(within) if within else 0.0)
-        if score > best_score:
-            best, best_score = layer, score
+    sizes = {layer: int(np.prod(get_layer(model, layer).output.shape[1:-1])) for layer in layers}
+    candidates = [layer for layer in layers if sizes[layer] == min(sizes.values())]
+    if len(candidates) == 1:
+        return candidates[0]
+    logits = logits_model(model)
+    top_two = [np.argsort(np.asarray(logits(np.asarray(x, np.float32)[None], training=False))[0])[::-1][:2]
+               for x in inputs]
+    best, best_score = candidates[-1], -1.0
+    for layer in candidates:
+        distances = []
+        for x, (first, second) in zip(inputs, top_two):
+            a, b = grad_cam(model, x, layer, int(first))[0].ravel(), grad_cam(model, x, layer, int(second))[0].ravel()
+            distances.append(1.0 - np.corrcoef(a, b)[0, 1] if a.std() > 0 and b.std() > 0 else 0.0)
+        if np.mean(distances) > best_score:
+            best, best_score = layer, float(np.mean(distances))
     return best
 
 

@@ -55,7 +55,7 @@ def test_cli_standard_set(model_file, chirp, tmp_path):
     sizes = png_sizes(out)
     assert set(sizes) == {"saliency_chirp.png", "filters.png", "tone_response.png", "activations_conv1_act.png",
                           "maximize_classes.png"}
-    assert sizes["saliency_chirp.png"] == (960, 288) and sizes["tone_response.png"] == (640, 360)
+    assert sizes["saliency_chirp.png"] == (1360, 288) and sizes["tone_response.png"] == (640, 360)
 
 
 def test_cli_choices_and_errors(model_file, chirp, tmp_path, capsys):
@@ -67,11 +67,14 @@ def test_cli_choices_and_errors(model_file, chirp, tmp_path, capsys):
     assert "class must be in 0..9" in capsys.readouterr().err
 
 
-def test_saliency_and_grad_cam_have_the_spectrogram_shape(model, chirp):
+def test_every_explanation_has_the_spectrogram_shape(model, chirp):
     x = features.file_features(chirp, CONFIG)
-    saliency, cam, cls = sv.explain(model, x, class_index=4)
-    assert cls == 4 and saliency.shape == cam.shape == x.shape[:2]
-    assert saliency.min() >= 0 and 0 <= cam.min() and cam.max() <= 1 + 1e-6
+    maps, cls = sv.explain(model, x, class_index=4)
+    assert cls == 4 and [name.split(" (")[0] for name in maps] == [
+        "saliency", "SmoothGrad", "integrated gradients", "Grad-CAM"]
+    for name, heat in maps.items():
+        assert heat.shape == x.shape[:2] and heat.min() >= 0, name
+    assert list(maps.values())[-1].max() <= 1 + 1e-6
 
 
 def test_tone_response_finds_the_band_a_filter_listens_to():

@@ -118,21 +118,20 @@ def test_smoothgrad_without_noise_is_saliency_and_with_noise_is_seeded(model_2d)
     assert not np.allclose(noisy, plain)
 
 
-def test_separating_layer_prefers_maps_that_differ_between_classes():
-    # two conv layers: "same" sees the input through a constant bias only (the same flat map for
-    # every input), "varies" is a plain convolution; only the second can tell classes apart
+def test_separating_layer_takes_the_coarsest_grid_where_classes_differ():
+    # three convs: "early" at 8x8, then "same" and "varies" at 4x4; "same" sees its input through
+    # a constant only (one flat map for every class), "varies" is a plain convolution
     keras.utils.set_random_seed(3)
     inputs = keras.Input((8, 8, 1))
-    varies = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="varies")(inputs)
-    same = keras.layers.Conv2D(4, 1, name="same", kernel_initializer="zeros", bias_initializer="ones",
-                               trainable=False)(varies * 0.0)
-    head = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(
-        keras.layers.Concatenate()([varies, same])))
-    model = keras.Model(inputs, head)
-    rng = np.random.default_rng(0)
-    xs = [rng.uniform(0, 1, (8, 8, 1)).astype(np.float32) for _ in range(6)]
-    labels = [0, 0, 0, 1, 1, 1]
-    assert viz.separating_layer(model, xs, labels, layers=["same", "varies"]) == "varies"
+    early = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="early")(inputs)
+    pooled = keras.layers.MaxPooling2D()(early)
+    varies = keras.layers.Conv2D(8, 3, padding="same", name="varies")(pooled)
+    same = keras.layers.Conv2D(4, 1, name="same", kernel_initializer="zeros", bias_initializer="ones")(varies * 0.0)
+    features = keras.layers.Flatten()(keras.layers.Concatenate()([varies, same]))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(features))
+    xs = [np.random.default_rng(i).uniform(0, 1, (8, 8, 1)).astype(np.float32) for i in range(4)]
+    assert viz.separating_layer(model, xs, layers=["early", "same", "varies"]) == "varies"
+    assert viz.separating_layer(model, xs, layers=["early", "same"]) == "same"  # the only one at 4x4
 
 
 def test_logits_are_the_pre_softmax_scores(model_2d):

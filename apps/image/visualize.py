@@ -340,9 +340,9 @@ def standard_set(args, model, meta):
                                    out, args, name="maximize_classes"))
     written.append(write_maximized(model, meta, [viz.Target("filter", k, convs[-1]) for k in range(10)],
                                    out, args, name=f"maximize_filters_{convs[-1]}"))
-    # Grad-CAM where it tells these classes apart, judged on three other images of each
-    probes = [(x[i].astype(np.float32), c) for c in classes for i in np.flatnonzero(y == c)[1:4]]
-    layer = args.layer or viz.separating_layer(model, *zip(*probes))
+    # Grad-CAM where it tells classes apart, judged on two other images of each class
+    probes = [x[i].astype(np.float32) for c in range(model.output_shape[-1]) for i in np.flatnonzero(y == c)[1:3]]
+    layer = args.layer or viz.separating_layer(model, probes)
     written.append(write_explanations(model, meta, examples, out, layer=layer))
     if args.backbone == "vgg16" or (args.backbone == "auto" and pretrained.available()):
         written += write_dream(args, model, meta, photo("chelsea.png", args.data_dir), out)

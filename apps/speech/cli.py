@@ -375,8 +375,7 @@ def demo(out_dir, minutes, data_dir):
     metrics = classification_metrics(y, probabilities, pre["class_names"])
     confusion_matrix_png(y, probabilities.argmax(1), pre["class_names"], out_dir / "confusion.png",
                          title="FSDD, held-out speaker nicolas")
-    from apps.speech.visualize import demo_gallery, saliency_png
-    saliency_png(model, x[0], out_dir / "saliency.png", pre["class_names"], title=val_items[0][0].name)
+    from apps.speech.visualize import demo_gallery
     lines = [f"| `{item[0].name}` | {item[1]} | {int(p.argmax())} | {p.max():.2f} |"
              for item, p in list(zip(val_items, probabilities))[::50]]
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -385,5 +384,5 @@ def demo(out_dir, minutes, data_dir):
             f"max-pool along frequency only) trained for {(time.time() - started) / 60:.1f} min on 4 "
             f"speakers. Accuracy on the held-out speaker nicolas: **{metrics['accuracy']:.4f}** "
             f"(n={metrics['n']}).\n\n| file | digit | predicted | p |\n| --- | --- | --- | --- |\n"
-            + "\n".join(lines) + "\n\n![confusion](speech/confusion.png)\n\n![saliency](speech/saliency.png)\n\n"
+            + "\n".join(lines) + "\n\n![confusion](speech/confusion.png)\n\n"
             + gallery + "\n")

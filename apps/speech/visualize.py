@@ -34,22 +34,31 @@ def _spectrogram(ax, picture, title, cmap="magma", **kwargs):
 
 
 def explain(model, x, class_index=None, layer=None):
-    """(saliency (frames, bands), Grad-CAM (frames, bands), class) for one clip's features x."""
+    """{name: map (frames, bands)} and the class, for one clip's features x: saliency
+    |d logit / d input|, SmoothGrad (the same averaged over noisy copies of the clip),
+    integrated gradients (|input x mean gradient| on the path from the clip's quietest value
+    everywhere, a silence) and Grad-CAM at `layer` (default: the last conv)."""
     grad, class_index = viz.saliency(model, x, class_index)
+    spread = float(np.max(x) - np.min(x)) or 1.0
+    smooth, _ = viz.smoothgrad(model, x, class_index, value_range=spread)
+    integrated, _ = viz.integrated_gradients(model, x, class_index, baseline=np.full_like(x, np.min(x)))
     cam, _ = viz.grad_cam(model, x, layer, class_index)
-    return viz.saliency_map(grad, 2), cam, class_index
+    maps = {"saliency": viz.saliency_map(grad, 2), "SmoothGrad": viz.saliency_map(smooth, 2),
+            "integrated gradients": viz.saliency_map(integrated, 2),
+            f"Grad-CAM ({layer or viz.conv_layers(model)[-1]})": cam}
+    return maps, class_index
 
 
 def saliency_png(model, x, path, class_names, title="", class_index=None, layer=None):
-    """Log-mel (static channel), saliency over it and Grad-CAM over it, frequency up."""
-    saliency, cam, class_index = explain(model, x, class_index, layer)
+    """Log-mel (static channel), then saliency, SmoothGrad, integrated gradients and Grad-CAM
+    over it, frequency up."""
+    maps, class_index = explain(model, x, class_index, layer)
     probability = float(np.asarray(model(x[None], training=False))[0, class_index])
     plt = pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharey=True)
+    fig, axes = plt.subplots(1, 1 + len(maps), figsize=(3.4 * (1 + len(maps)), 3.6), sharey=True)
     _spectrogram(axes[0], x[..., 0].T, "log-mel (static)")
     axes[0].set_ylabel("mel band", fontsize=8)
-    for ax, heat, name in ((axes[1], saliency, "saliency |d logit / d input|"),
-                           (axes[2], cam, f"Grad-CAM ({layer or viz.conv_layers(model)[-1]})")):
+    for ax, (name, heat) in zip(axes[1:], maps.items()):
         _spectrogram(ax, x[..., 0].T, name, cmap="gray")
         ax.imshow(heat.T, origin="lower", aspect="auto", cmap="jet", alpha=0.55)
     fig.suptitle(f"{title}{': ' if title else ''}class {class_names[class_index]} (p {probability:.2f})", fontsize=10)

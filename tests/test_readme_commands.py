@@ -1,0 +1,226 @@
+"""The command lines of the READMEs run as written.
+
+Every line of a ```bash block in README.md and apps/*/README.md that starts with
+`python run.py` is split as a shell would (shlex: quotes, a trailing `# comment`; `$NAME`
+expanded, `< FILE` as stdin). `test_readme_command_parses` checks each one against the real
+parser (fast, every command); `test_readme_commands_run` runs each README's commands in
+process, in the order written, from a temporary folder that links `models/` and `examples/`
+from the repo, so that `runs/...`, `viz/...` and `data/...` written by one command are read by
+the next, as they would be for a user, and nothing is written into the repo.
+
+Commands that train or play would take minutes to hours: FAST appends options that cut them to
+seconds (argparse keeps an option's last value), and STAND_INS replaces the few inputs that a
+user brings (a test set folder, the KGS collection) by small ones made here.
+"""
+import gzip
+import io
+import os
+import re
+import shlex
+import struct
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import DATA, REPO, needs_data, needs_program
+
+READMES = ("README.md", "apps/go/README.md", "apps/image/README.md", "apps/speech/README.md",
+           "apps/text/README.md")
+
+# Options appended to a command, by (app, command). A --time-budget of 0.001 minutes stops a run
+# after its first epoch: of 2, so that the run is left unfinished and `--resume` has something to
+# continue. A cv stops after its first fold, of one epoch (a fold stopped inside records nothing).
+TRAIN = ["--epochs", "2", "--limit", "256", "--time-budget", "0.001"]
+FAST = {
+    # The README prepares the whole KGS collection (`--source kgs`, 5.6 GB of replays): here two small
+    # folders of KGS games (made by `go_games` below; one of June 2017, for --games/--exclude-games),
+    # and a larger validation share so that both months have validation games.
+    ("go", "prepare"): ["--source", "kgs_sample/KGS-2017_01-19-733-", "kgs_sample/KGS-2017_06-19-910-",
+                        "--val-fraction", "0.3", "--workers", "1"],
+    ("go", "train"): ["--epochs", "1", "--steps-per-epoch", "2", "--val-positions", "64",
+                      "--measure-positions", "64", "--time-budget", "0.001", "--quiet"],
+    ("go", "evaluate"): ["--max-games", "2"],
+    ("go", "match"): ["--games", "1", "--max-moves", "20", "--parallel", "1"],
+    ("go", "visualize"): ["--steps", "2"],
+    ("image", "train"): TRAIN + ["--val-size", "256"],
+    ("image", "visualize"): ["--steps", "2", "--size", "64"],
+    ("speech", "train"): TRAIN,
+    ("speech", "cv"): ["--epochs", "1", "--limit", "256", "--time-budget", "0.001"],
+    ("speech", "synth"): ["--voices", "2"],
+    ("speech", "visualize"): ["--steps", "2"],
+    ("text", "train"): TRAIN,
+    ("text", "crossval"): ["--run-folds", "1", "--epochs", "1", "--limit", "256"],
+}
+
+# What the GTP commands read on stdin: a move each way, then quit (`go gtp` without a model
+# answers genmove with an error line, as the protocol wants, and goes on).
+GTP_SESSION = b"protocol_version\nboardsize 19\nclear_board\nkomi 7.5\nplay B Q16\ngenmove W\nshowboard\nquit\n"
+
+
+def readme_commands(readme):
+    """[(line number, argv after `run.py`, stdin file or None)] of the `python run.py` lines of
+    `readme`'s ```bash blocks."""
+    commands, in_bash = [], False
+    for number, line in enumerate((REPO / readme).read_text(encoding="utf-8").splitlines(), start=1):
+        if line.startswith("```"):
+            in_bash = line.strip() == "```bash" and not in_bash
+            continue
+        if in_bash and line.startswith("python run.py"):
+            words = shlex.split(line, comments=True)
+            stdin = None
+            if "<" in words:
+                at = words.index("<")
+                stdin, words = words[at + 1], words[:at] + words[at + 2:]
+            commands.append((number, words[2:], stdin))
+    return commands
+
+
+ALL = [(readme, number, argv, stdin) for readme in READMES for number, argv, stdin in readme_commands(readme)]
+
+
+def test_the_readmes_have_commands_of_every_app():
+    apps = {argv[0] for _, _, argv, _ in ALL}
+    assert {"go", "image", "speech", "text", "--help"} <= apps, apps
+    assert len(ALL) > 80
+
+
+@pytest.mark.parametrize("readme, number, argv, stdin", ALL, ids=[f"{r}:{n}" for r, n, _, _ in ALL])
+def test_readme_command_parses(readme, number, argv, stdin):
+    import run
+    parser = run.build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse's errors; `--help` exits 0
+        assert argv == ["--help"] and stop.code == 0, f"{readme}:{number}: python run.py {shlex.join(argv)}"
+        return
+    assert callable(args.func) and args.app == argv[0] and args.command == argv[1]
+    if stdin:
+        assert (REPO / stdin).is_file(), f"{readme}:{number}: no {stdin}"
+
+
+def _expand(argv):
+    return [os.path.expandvars(word) for word in argv]
+
+
+def _appended(argv):
+    return argv + FAST.get(tuple(argv[:2]), [])
+
+
+def _write_idx(folder, images, labels):
+    """A test split in the MNIST file format (IDX, gzip) in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with gzip.open(folder / "t10k-images-idx3-ubyte.gz", "wb") as out:
+        out.write(struct.pack(">IIII", 0x803, len(images), 28, 28) + images.astype(np.uint8).tobytes())
+    with gzip.open(folder / "t10k-labels-idx1-ubyte.gz", "wb") as out:
+        out.write(struct.pack(">II", 0x801, len(labels)) + labels.astype(np.uint8).tobytes())
+
+
+def image_test_folders(work):
+    """`--data DIR` of `image evaluate` is a folder holding a dataset's official test files, which a
+    user downloads (the team data holds the training files only): here the last 300 training images
+    of each dataset written as test files (evaluate warns they may have been trained on)."""
+    from apps.image import data
+    for dataset in ("mnist", "fashion"):
+        x, y = data.load_split(dataset, "train", None)
+        _write_idx(work / "t10k" / dataset, x[-300:].reshape(-1, 28, 28), y[-300:])
+
+
+def go_games(work):
+    """Two folders of KGS games, for `go prepare` (see FAST)."""
+    for archive, count in (("KGS-2017_01-19-733-", 24), ("KGS-2017_06-19-910-", 8)):
+        folder = work / "kgs_sample" / archive
+        folder.mkdir(parents=True)
+        with tarfile.open(DATA / "go" / "kgs" / f"{archive}.tar.gz") as tar:
+            games = [m for m in tar if m.isfile() and m.name.endswith(".sgf")][:count]
+            for member in games:
+                (folder / Path(member.name).name).write_bytes(tar.extractfile(member).read())
+
+
+def text_warm_start(work):
+    """`text train --init-model models/text_sst5.keras` continues the shipped model, which needs this
+    run's vocabulary to be the shipped model's; under FAST's --limit the vocabulary is that of the
+    first 256 phrases, so the stand-in is a --limit run of the same task made here."""
+    _run(["text", "train", "--task", "sst5", "--out", "runs/sst5_base"], None)
+    return {"models/text_sst5.keras": "runs/sst5_base/model.keras"}
+
+
+def _stand_ins(argv, text_models):
+    """The README's words replaced by what this test made (see image_test_folders, text_warm_start)."""
+    if argv[:2] == ["image", "evaluate"] and "DIR" in argv:
+        dataset = "fashion" if any("fashion" in word for word in argv) else "mnist"
+        argv = [f"t10k/{dataset}" if word == "DIR" else word for word in argv]
+    if argv[:2] == ["text", "train"] and "--init-model" in argv:
+        argv = [text_models.get(word, word) for word in argv]
+    return argv
+
+
+def _run(argv, stdin):
+    import run
+    if stdin is not None:
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
+    try:
+        return run.main(_appended(_expand(argv)))
+    except SystemExit as stop:
+        return stop.code
+
+
+def _run_readme(readme, work, monkeypatch, capsys, setup=None):
+    for name in ("models", "examples"):
+        (work / name).symlink_to(REPO / name)
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(sys, "stdin", sys.stdin)  # restored after the GTP commands and `text predict -`
+    monkeypatch.setenv("UNPACKED", str(Path(os.environ["BEYOND_PIXELS_CACHE"]) / "text" / "sentences" / "unpacked"))
+    stand_ins = (setup or (lambda work: {}))(work) or {}
+    failures, times = [], []
+    for number, argv, stdin in readme_commands(readme):
+        argv = _stand_ins(argv, stand_ins)
+        data = (REPO / stdin).read_bytes() if stdin else GTP_SESSION if argv[:2] == ["go", "gtp"] else None
+        started = time.time()
+        try:
+            code = _run(argv, data)
+        except Exception as error:  # a bug: keep going, report every failing command at the end
+            code = f"{type(error).__name__}: {error}"
+        times.append((time.time() - started, number))
+        out = capsys.readouterr()
+        if code not in (0, None):
+            failures.append(f"{readme}:{number}: python run.py {shlex.join(argv)}\n  -> {code}\n"
+                            f"  {out.err.strip()[-600:]}")
+    print("\n".join(f"{seconds:6.1f} s  {readme}:{number}" for seconds, number in times), file=sys.__stderr__)
+    assert not failures, "\n".join(failures)
+
+
+@needs_data("image", "mnist")
+@needs_data("text", "sentence_benchmarks.tar.gz")
+def test_front_page_commands_run(tmp_path, monkeypatch, capsys):
+    _run_readme("README.md", tmp_path, monkeypatch, capsys)
+
+
+@needs_data("go", "kgs", "KGS-2017_01-19-733-.tar.gz")
+@needs_data("go", "kgs", "KGS-2017_06-19-910-.tar.gz")
+@needs_program("gnugo", "apt-get install gnugo")
+def test_go_guide_commands_run(tmp_path, monkeypatch, capsys):
+    _run_readme("apps/go/README.md", tmp_path, monkeypatch, capsys, setup=go_games)
+
+
+@needs_data("image", "mnist")
+@needs_data("image", "fashion-mnist")
+def test_image_guide_commands_run(tmp_path, monkeypatch, capsys):
+    _run_readme("apps/image/README.md", tmp_path, monkeypatch, capsys, setup=image_test_folders)
+
+
+@needs_data("speech", "fsdd_5speakers.tar.gz")
+@needs_data("speech", "speech_commands_v2_test_subset.tar.gz")
+@needs_data("speech", "nltk_timit_sample_14speakers.tar.gz")
+@needs_program("espeak-ng", "apt-get install espeak-ng")
+@needs_program("flite", "apt-get install flite")
+def test_speech_guide_commands_run(tmp_path, monkeypatch, capsys):
+    _run_readme("apps/speech/README.md", tmp_path, monkeypatch, capsys)
+
+
+@needs_data("text", "sentence_benchmarks.tar.gz")
+def test_text_guide_commands_run(tmp_path, monkeypatch, capsys):
+    _run_readme("apps/text/README.md", tmp_path, monkeypatch, capsys, setup=text_warm_start)
