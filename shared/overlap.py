@@ -27,7 +27,7 @@ def warn(overlap, model):
     if overlap and overlap.get("checked") and overlap["items"]:
         share = overlap["items"] / max(overlap["of"], 1)
         examples = ", ".join(overlap["examples"])
-        print(f"warning: {overlap['items']} of the {overlap['of']} {overlap['what']} scored ({share:.0%}) were in "
+        print(f"warning: {overlap['items']} of the {overlap['of']} {overlap['what']} scored ({share:.1%}) were in "
               f"the training data of {model}" + (f" (e.g. {examples})" if examples and len(examples) < 80 else "")
               + ": the figure is a training figure, not an estimate for new data", file=sys.stderr)
     return overlap

@@ -93,6 +93,9 @@ def test_evaluate_counts_every_non_pass_move_and_skips_broken_games(trained, gam
     assert sum(b["n"] for b in result["top1_by_move_number"].values()) == result["n"]
     assert set(result["top1_by_move_number"]) == {"1-50"}
     assert [s["game"] for s in result["skipped_games"]] == ["zz_broken.sgf"] and "zz_broken" in err
+    trained_on = prepare.GameRecords(games / "records", "train").game_names()  # the same games, prepared
+    assert result["overlap"]["checked"] and result["overlap"]["of"] == 16
+    assert result["overlap"]["items"] == len(trained_on) > 0 and "were in the training data" in err
     code, out, _ = _run(["go", "evaluate", "--model", str(trained / "model.keras"), "--data",
                          str(games / "records"), "--ensemble", "--json"], capsys)
     result = json.loads(out.strip().splitlines()[-1])

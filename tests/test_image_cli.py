@@ -56,6 +56,21 @@ def test_evaluate_prints_json_last(trained, test_folder, capsys, tmp_path):
     assert Image.open(tmp_path / "cm.png").size[0] > 100
 
 
+def test_evaluate_warns_when_the_images_were_trained_on(trained, capsys, tmp_path):
+    x, y = data.load_split("mnist", "train")
+    (x_train, y_train), (x_val, y_val) = data.train_val_split(x, y, 1000, 1234)  # as the run split them
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.concatenate([x_train[:100], x_val[:100]])[..., 0])
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.concatenate([y_train[:100], y_val[:100]]).astype(np.uint8))
+    code, out, err = _run(capsys, "image", "evaluate", "--model", str(trained / "model.keras"),
+                          "--data", str(tmp_path), "--json")
+    overlap = json.loads(out.strip().splitlines()[-1])["overlap"]
+    assert code == 0 and overlap["checked"] and (overlap["items"], overlap["of"]) == (100, 200)
+    assert "100 of the 200 images scored (50.0%) were in the training data" in err
+    code, out, err = _run(capsys, "image", "evaluate", "--model", str(trained / "model.keras"),
+                          "--data", "validation", "--json")
+    assert json.loads(out.strip().splitlines()[-1])["overlap"]["items"] == 0 and "warning" not in err
+
+
 def test_predict_photos_of_any_size_and_colour(trained, capsys, tmp_path):
     x, y = data.load_split("mnist", "train")
     files = []

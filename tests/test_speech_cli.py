@@ -48,9 +48,20 @@ def test_evaluate_json_last_line(trained, small_fsdd, tmp_path, capsys):
     png = tmp_path / "confusion.png"
     assert run.main(["speech", "evaluate", "--model", str(trained / "model.keras"), "--data", str(small_fsdd),
                      "--val-speakers", "lucas", "--json", "--confusion", str(png)]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    captured = capsys.readouterr()
+    result = json.loads(captured.out.strip().splitlines()[-1])
     assert result["n"] == 20 and 0.0 <= result["accuracy"] <= 1.0 and result["speakers"] == 1
     assert png.stat().st_size > 1000
+    assert result["overlap"]["items"] == 0 and "warning" not in captured.err  # lucas was held out
+
+
+def test_evaluate_on_a_training_speaker_warns(trained, small_fsdd, capsys):
+    assert run.main(["speech", "evaluate", "--model", str(trained / "model.keras"), "--data", str(small_fsdd),
+                     "--val-speakers", "george", "lucas", "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    assert result["overlap"] == {"what": "clips", "checked": True, "items": 20, "of": 40, "examples": ["george"]}
+    assert "20 of the 40 clips scored (50.0%) were in the training data" in captured.err
 
 
 def test_predict_clips_long_recordings_and_bad_files(trained, small_fsdd, tmp_path, capsys):
@@ -530,3 +541,16 @@ def test_cv_ensemble_averages_the_members_of_several_cv_runs(small_fsdd, tmp_pat
         np.mean((b["last_epoch"][0] + c["framings"][0]).argmax(1) == b["labels"]))
     assert run.main(["speech", "cv-ensemble", str(tmp_path)]) == 2  # not a cv folder: a clear error
     assert "val_probabilities.npz" in capsys.readouterr().err
+
+
+def test_cv_warns_when_the_init_model_heard_the_held_out_speakers(trained, small_fsdd, tmp_path, capsys):
+    # the init model was trained on george and jackson: their folds are scored on voices it learned
+    assert run.main(["speech", "cv", "--dataset", "fsdd", "--data", str(small_fsdd), "--epochs", "1",
+                     "--filters", "8", "8", "--hidden", "16", "--init-model", str(trained / "model.keras"),
+                     "--init-layers", "conv", "--out", str(tmp_path / "cv"), "--json"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    by_fold = {f["fold"]: f["overlap"]["items"] for f in summary["per_fold"]}
+    assert by_fold == {"george": 20, "jackson": 20, "lucas": 0}
+    assert summary["overlap"]["items"] == 40 and summary["overlap"]["of"] == 60
+    assert captured.err.count("were in the training data of fold") == 2
