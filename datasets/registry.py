@@ -6,7 +6,8 @@ Like `keras.utils.get_file` or tfds, a file is looked up in this order:
    `<folder>/<subdir>/<name>` and then `<folder>/<name>`; `<subdir>` mirrors the
    team layout `shared/data/<domain>/...`, so `BEYOND_PIXELS_DATA=../shared/data` works;
 2. the cache (`$BEYOND_PIXELS_CACHE`, default `~/.cache/beyond_pixels`);
-3. a download from the original address, with a progress bar, into the cache.
+3. a download from the original address, with a progress bar, into the cache
+   (never with `BEYOND_PIXELS_OFFLINE=1`).
 
 Every file is checked against its published checksum before use, wherever it
 came from. Offline with no local copy, the error says what to fetch and where
@@ -25,6 +26,7 @@ from shared.errors import UserError
 
 DATA_ENV = "BEYOND_PIXELS_DATA"
 CACHE_ENV = "BEYOND_PIXELS_CACHE"
+OFFLINE_ENV = "BEYOND_PIXELS_OFFLINE"  # set to 1: never download, only read local copies
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,6 +227,9 @@ def _download(dataset, remote, target):
     where = f"{DATA_ENV}/{dataset.subdir}/{remote.name} (or --data-dir)"
     if not remote.url:
         raise UserError(f"{dataset.name}: {remote.name} has no public download address; "
+                        f"place it at {where}")
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+        raise UserError(f"{dataset.name}: {remote.name} is not here and {OFFLINE_ENV} forbids downloading it; "
                         f"place it at {where}")
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(dir=target.parent, suffix=".part")

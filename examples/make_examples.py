@@ -128,6 +128,7 @@ def main():
     trousers(HERE / "trousers.png")
     photo(HERE / "photo.png")
     painting(HERE / "painting.png")
+    speak("yes", HERE / "yes.wav")
     speak("seven", HERE / "seven.wav")
     speak("three", HERE / "three.wav")
     speak("yes.  no.  stop.  go.", HERE / "yes_no_stop_go.flac", word_gap=60, lead=0.25)

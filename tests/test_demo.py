@@ -52,6 +52,23 @@ def test_the_demo_writes_every_apps_figures_prediction_and_pictures(tmp_path):
         assert (tmp_path / app / "metrics.json").is_file()
 
 
+def test_with_no_data_every_app_shows_its_shipped_model_on_the_examples(tmp_path):
+    env = {**os.environ, "BEYOND_PIXELS_DATA": "", "BEYOND_PIXELS_CACHE": str(tmp_path / "empty_cache"),
+           "BEYOND_PIXELS_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, str(REPO / "run.py"), "demo", "--out", str(tmp_path / "report")],
+                            capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sections = _sections((tmp_path / "report" / "REPORT.md").read_text())
+    assert list(sections) == list(SECTIONS)
+    for app, section in sections.items():
+        assert "No training data here" in section and "python run.py data fetch" in section, app
+        assert "examples/" in section and "models/" in section, app
+        pictures = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", section)
+        assert len(pictures) >= 2 and all((tmp_path / "report" / p).is_file() for p in pictures), app
+    assert "| `examples/digit7.png` | `models/image_mnist.keras` | 7 " in sections["image"]
+    assert "| `examples/seven.wav` | `models/speech_fsdd.keras` | 7 " in sections["speech"]
+
+
 def test_a_failing_app_is_reported_in_its_section_and_the_rest_still_run(tmp_path, monkeypatch):
     from shared import apps
     (tmp_path / "broken_app.py").write_text(

@@ -91,10 +91,15 @@ def policy_file(policy, tmp_path_factory):
     return path
 
 
+# a 21-move opening
+OPENING_SGF = (b"(;GM[1]FF[4]SZ[19]KM[6.5]PB[built-in]PW[built-in];B[pd];W[dp];B[pq];W[dd];B[fq];W[cn];"
+                b"B[jp];W[qf];B[nc];W[rd];B[qc];W[qi];B[qk];W[oi];B[cf];W[fc];B[db];W[cc];B[ch];W[qn];B[pn])")
+
+
 @pytest.fixture(scope="module")
 def sgf_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("sgf") / "opening.sgf"
-    path.write_bytes(gv.BUILT_IN_SGF)
+    path.write_bytes(OPENING_SGF)
     return path
 
 

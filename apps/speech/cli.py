@@ -354,7 +354,8 @@ def saliency_command(args):
 
 def demo(out_dir, minutes, data_dir):
     """Train the frequency CNN on FSDD (speaker `nicolas` held out) for `minutes`,
-    evaluate on that speaker, predict a few of his clips, and return the report section."""
+    evaluate on that speaker, predict a few of his clips, and return the report section;
+    where FSDD is not here, the shipped models on the example clips instead."""
     from apps.speech.predict import load_speech_model
     from apps.speech.train import dataset_root, train_model
     from apps.speech import data, examples
@@ -362,13 +363,16 @@ def demo(out_dir, minutes, data_dir):
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        root = dataset_root("fsdd", None, data_dir)
+    except UserError as missing:
+        return _demo_without_data(out_dir, missing)
     args = common.parse_command(register, [
         "train", "--dataset", "fsdd", "--arch", "freq", "--val-speakers", "nicolas", "--out", out_dir / "run",
         "--epochs", 12, "--time-budget", minutes] + (["--data-dir", data_dir] if data_dir else []))
     started = time.time()
     train_model(args)
     model, pre, config = load_speech_model(out_dir / "run" / "model.keras")
-    root = dataset_root("fsdd", None, data_dir)
     _, val_items = data.split_by_speaker(examples.items("fsdd", root), ["nicolas"])
     x, y, _, _ = examples.clip_arrays(val_items, config)
     probabilities = model.predict(x, verbose=0)
@@ -386,3 +390,23 @@ def demo(out_dir, minutes, data_dir):
             f"(n={metrics['n']}).\n\n| file | digit | predicted | p |\n| --- | --- | --- | --- |\n"
             + "\n".join(lines) + "\n\n![confusion](speech/confusion.png)\n\n"
             + gallery + "\n")
+
+
+def _demo_without_data(out_dir, missing):
+    """The demo section where FSDD is not here: the shipped FSDD and Speech Commands models on
+    the example clips, and the FSDD model's standard pictures."""
+    from apps.speech import audio
+    from apps.speech.predict import framed_probabilities, load_speech_model
+    from apps.speech.visualize import demo_gallery
+    from shared import examples
+    rows = []
+    for model_name, clips in (("speech_fsdd.keras", ["seven.wav", "three.wav"]), ("speech_commands.keras", ["yes.wav"])):
+        model, pre, config = load_speech_model(examples.shipped_model(model_name))
+        waves = [audio.load_audio(examples.path(clip), config.sample_rate) for clip in clips]
+        for clip, probs in zip(clips, framed_probabilities(model, pre, waves)):
+            top = np.argsort(probs)[::-1][:3]
+            rows.append(f"| `examples/{clip}` | `models/{model_name}` | "
+                        + ", ".join(f"{pre['class_names'][i]} {probs[i]:.3f}" for i in top) + " |")
+    gallery = demo_gallery(examples.shipped_model("speech_fsdd.keras"), examples.path("seven.wav"), out_dir / "viz")
+    return ("## speech: FSDD spoken digits\n\n" + examples.missing_data_note("speech", missing, "speech-fsdd")
+            + "| clip | model | top 3 |\n|---|---|---|\n" + "\n".join(rows) + "\n\n" + gallery + "\n")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared import visualize as viz
+from shared import examples as shared_examples, visualize as viz
 from shared.ensemble import first_member
 from shared.errors import UserError
 from shared.plots import pyplot, save_figure
@@ -149,13 +149,24 @@ def maximize_png(model, targets, x, path, class_names, steps=150, regularizers=v
 
 # ---------------------------------------------------------------- inputs
 
+EXAMPLE_CLIPS = {"fsdd": "seven.wav", "commands": "yes.wav"}  # in examples/, for when no dataset is here
+
+
 def default_clip(pre, data_dir=None):
-    """A clip of the model's dataset from the team data: the first recording of the
-    first class (FSDD: a '0'; Speech Commands: a 'yes')."""
+    """A clip of the model's dataset: the first recording of the first class (FSDD: a '0';
+    Speech Commands: a 'yes'); where the dataset is not here, the example clip kept in the
+    repository for it (examples/seven.wav, examples/yes.wav)."""
     from apps.speech import data, examples
-    items = examples.items(pre["dataset"], data.default_root(pre["dataset"], data_dir))
+    try:
+        items = examples.items(pre["dataset"], data.default_root(pre["dataset"], data_dir))
+    except UserError as missing:
+        if pre["dataset"] not in EXAMPLE_CLIPS:
+            raise
+        clip = shared_examples.path(EXAMPLE_CLIPS[pre["dataset"]])
+        print(f"no {pre['dataset']} data here ({missing}); using the example clip {clip}")
+        return clip
     if not items:
-        raise UserError(f"no {pre['dataset']} recordings found in the team data; pass --audio FILE")
+        raise UserError(f"no {pre['dataset']} recordings found in the data; pass --audio FILE")
     return sorted((i for i in items if i[1] == 0), key=lambda i: str(i[0]))[0][0]
 
 

@@ -213,7 +213,8 @@ DEMO_SENTENCES = ["a gorgeous , witty , seductive movie .",
 def demo(out_dir, minutes, data_dir):
     """Train a Kim CNN (GloVe 50d, two channels) on SST-2 training sentences for
     `minutes`, evaluate on the SST-2 dev sentences, show which n-grams decided
-    a few example sentences, and return the report section."""
+    a few example sentences, and return the report section; where SST is not here, the
+    shipped model on the example sentences instead."""
     from apps.text.predict import encode_texts, kmax_explainer, predict_probabilities
     from apps.text.train import train_once
 
@@ -226,12 +227,15 @@ def demo(out_dir, minutes, data_dir):
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        splits = load_task("sst2", data_dir)
+    except UserError as missing:
+        return _demo_without_data(out_dir, missing)
     args = common.parse_command(register, [
         "train", "--task", "sst2", "--arch", "kim", "--embedding", "glove", "--mode", "multichannel",
         "--no-phrases", "--out", out_dir / "run", "--epochs", 20, "--time-budget", minutes]
         + (["--data-dir", data_dir] if data_dir else []))
     started = time.time()
-    splits = load_task("sst2", data_dir)
     train_once(args, "sst2", splits["train_sentences"], splits["dev"], args.out, verbose=0)
     model, meta = load_model(out_dir / "run" / "model.keras", app=APP)
     classes = meta["preprocessing"]["class_names"]
@@ -263,3 +267,26 @@ def demo(out_dir, minutes, data_dir):
             f"(n={metrics['n']}).\n\n| sentence | prediction | n-grams the max pooling kept most |\n|---|---|---|\n"
             + "\n".join(rows) +
             "\n\n![confusion](text/confusion.png)\n\n![selections](text/selections.png)\n\n" + gallery + "\n")
+
+
+def _demo_without_data(out_dir, missing):
+    """The demo section where SST is not here: the shipped SST-2 model on the example sentences
+    (label, probability, the n-grams its max pooling kept) and its standard pictures."""
+    from apps.text.predict import encode_texts, kmax_explainer
+    from apps.text.visualize import demo_gallery
+    from shared import examples
+    from shared.modelio import load_model
+    model_path = examples.shipped_model("text_sst2.keras")
+    model, meta = load_model(model_path, app=APP)
+    classes = meta["preprocessing"]["class_names"]
+    sentences = examples.path("sentences.txt").read_text().splitlines()
+    explain = kmax_explainer(model, meta["preprocessing"])
+    rows = []
+    for sentence in sentences:
+        tokens, (ids,) = encode_texts([sentence], meta)
+        p, _, ngrams = explain(tokens[0], ids)
+        rows.append(f"| {sentence} | {classes[int(p.argmax())]} {p.max():.2f} | {'; '.join(g for g, _ in ngrams)} |")
+    gallery = demo_gallery(model_path, sentences[:3], out_dir / "viz")
+    return ("## text: SST-2\n\n" + examples.missing_data_note("text", missing, "text-sentences")
+            + "| sentence (`examples/sentences.txt`) | `models/text_sst2.keras` | n-grams the max pooling kept most |"
+            "\n|---|---|---|\n" + "\n".join(rows) + "\n\n" + gallery + "\n")
