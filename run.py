@@ -23,14 +23,16 @@ def _quiet_tensorflow(argv):
 
 def build_parser():
     import apps  # noqa: F401  (importing it registers the apps with the core)
+    from datasets import cli as data
     from shared import apps as registry, demo
     parser = argparse.ArgumentParser(
         prog="run.py", description="Beyond Pixels: convolutional networks for Go, speech, text and images.")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
-    commands = parser.add_subparsers(dest="app", metavar="<app>|demo", required=True)
+    commands = parser.add_subparsers(dest="app", metavar="<app>|data|demo", required=True)
     for app in registry.registered().values():
         app_parser = commands.add_parser(app.name, help=app.summary, description=app.summary)
         app.cli().register(app_parser.add_subparsers(dest="command", metavar="<command>", required=True))
+    data.register(commands)
     demo.register(commands)
     return parser
 

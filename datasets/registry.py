@@ -16,11 +16,7 @@ to put it.
 import dataclasses
 import hashlib
 import os
-import tempfile
-import urllib.request
 from pathlib import Path
-
-from tqdm.auto import tqdm
 
 from shared.errors import UserError
 
@@ -187,16 +183,26 @@ def fetch_file(name, filename, data_dir=None):
     """Local, verified path of one file of dataset `name`, downloading it if needed."""
     dataset = _dataset(name)
     remote = dataset.file(filename)
+    found = locate(dataset, remote, data_dir)
+    if found is not None:
+        verify(found, remote)
+        return found
+    return _download(dataset, remote, cache_path(dataset, remote))
+
+
+def locate(dataset, remote, data_dir=None):
+    """Where a local copy of file `remote` of `dataset` is (data folders first, then the cache), or None."""
     for folder in data_dirs(data_dir):
-        for candidate in (folder / dataset.subdir / filename, folder / filename):
+        for candidate in (folder / dataset.subdir / remote.name, folder / remote.name):
             if candidate.is_file():
-                verify(candidate, remote)
                 return candidate
-    cached = cache_dir() / dataset.subdir / filename
-    if cached.is_file():
-        verify(cached, remote)
-        return cached
-    return _download(dataset, remote, cached)
+    cached = cache_path(dataset, remote)
+    return cached if cached.is_file() else None
+
+
+def cache_path(dataset, remote):
+    """Where file `remote` of `dataset` is (or would be) cached."""
+    return cache_dir() / dataset.subdir / remote.name
 
 
 def verify(path, remote):
@@ -224,6 +230,9 @@ def _dataset(name):
 
 
 def _download(dataset, remote, target):
+    """Download `remote` into `target` with pooch (progress bar, checksum, atomic move: a
+    broken download leaves no file under the real name, and the next call starts afresh)."""
+    import pooch
     where = f"{DATA_ENV}/{dataset.subdir}/{remote.name} (or --data-dir)"
     if not remote.url:
         raise UserError(f"{dataset.name}: {remote.name} has no public download address; "
@@ -232,20 +241,13 @@ def _download(dataset, remote, target):
         raise UserError(f"{dataset.name}: {remote.name} is not here and {OFFLINE_ENV} forbids downloading it; "
                         f"place it at {where}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=target.parent, suffix=".part")
     try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(remote.url, timeout=60) as response:
-            total = int(response.headers.get("Content-Length") or remote.size)
-            with tqdm(total=total, unit="B", unit_scale=True, desc=remote.name) as bar:
-                for block in iter(lambda: response.read(1 << 16), b""):
-                    out.write(block)
-                    bar.update(len(block))
-        verify(partial, remote)
-        os.replace(partial, target)  # atomic: a crash never leaves a half file under the real name
-    except OSError as error:
-        raise UserError(f"could not download {remote.url} ({error}); download it by hand and "
-                        f"place it at {where}") from None
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+        pooch.retrieve(remote.url, known_hash=remote.checksum, fname=target.name, path=target.parent,
+                       progressbar=True)
+    except ValueError as error:  # pooch: the downloaded file's hash is not the published one
+        raise UserError(f"{remote.url}: the download of {remote.name} does not match its checksum ({error})") from None
+    except Exception as error:  # requests' connection errors and HTTP errors, OSError
+        raise UserError(f"could not download {remote.url} ({type(error).__name__}: {error}); download it by "
+                        f"hand and place it at {where}") from None
+    verify(target, remote)
     return target

@@ -3,7 +3,6 @@ and an offline error that says what to fetch and where to put it."""
 import hashlib
 import http.server
 import threading
-from functools import partial
 
 import pytest
 
@@ -62,31 +61,101 @@ def test_offline_error_says_where_to_put_the_file(tmp_path, toy_dataset, monkeyp
         registry.fetch_file("toy", "toy.bin", data_dir=tmp_path / "empty")
 
 
-def test_download_verifies_and_caches(tmp_path, toy_dataset, monkeypatch):
-    served = tmp_path / "served"
-    served.mkdir()
-    (served / "toy.bin").write_bytes(PAYLOAD)
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        remote = toy_dataset.files[0]
-        url = f"http://127.0.0.1:{server.server_port}/toy.bin"
-        monkeypatch.setitem(registry.DATASETS, "toy", registry.Dataset(
-            "toy", "misc/toy", "a toy", "CC0", (registry.RemoteFile("toy.bin", url, remote.checksum, remote.size),)))
-        monkeypatch.delenv(registry.DATA_ENV, raising=False)
-        monkeypatch.setenv(registry.CACHE_ENV, str(tmp_path / "cache"))
-        path = registry.fetch_file("toy", "toy.bin")
-        assert path == tmp_path / "cache/misc/toy/toy.bin" and path.read_bytes() == PAYLOAD
-        (served / "toy.bin").write_bytes(b"changed upstream")  # the cached, verified copy is reused
-        assert registry.fetch_file("toy", "toy.bin").read_bytes() == PAYLOAD
-        path.unlink()
-        with pytest.raises(UserError):  # a corrupt download never lands in the cache
-            registry.fetch_file("toy", "toy.bin")
-        assert list((tmp_path / "cache/misc/toy").iterdir()) == []
-    finally:
-        server.shutdown()
+class _Server:
+    """An HTTP server on 127.0.0.1 serving `files` ({path: bytes}); a path in `cut` is sent
+    with its full Content-Length but only its first half, then the connection is closed."""
+
+    def __init__(self, files):
+        self.files, self.cut = files, set()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = outer.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[:len(body) // 2] if self.path in outer.cut else body)
+                self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.server.server_port}{path}"
+
+
+@pytest.fixture
+def served(tmp_path, monkeypatch):
+    server = _Server({"/toy.bin": PAYLOAD})
+    remote = registry.RemoteFile("toy.bin", server.url("/toy.bin"),
+                                 "sha256:" + hashlib.sha256(PAYLOAD).hexdigest(), len(PAYLOAD))
+    monkeypatch.setitem(registry.DATASETS, "toy", registry.Dataset("toy", "misc/toy", "a toy", "CC0", (remote,)))
+    monkeypatch.delenv(registry.DATA_ENV, raising=False)
+    monkeypatch.setenv(registry.CACHE_ENV, str(tmp_path / "cache"))
+    yield server
+    server.server.shutdown()
+
+
+def test_download_verifies_and_caches(tmp_path, served):
+    path = registry.fetch_file("toy", "toy.bin")
+    assert path == tmp_path / "cache/misc/toy/toy.bin" and path.read_bytes() == PAYLOAD
+    served.files["/toy.bin"] = b"changed upstream"  # the cached, verified copy is reused
+    assert registry.fetch_file("toy", "toy.bin").read_bytes() == PAYLOAD
+
+
+def test_a_corrupt_download_names_the_file_and_both_checksums_and_is_not_kept(tmp_path, served):
+    corrupt = PAYLOAD[:100] + b"X" + PAYLOAD[101:]
+    served.files["/toy.bin"] = corrupt
+    with pytest.raises(UserError) as error:
+        registry.fetch_file("toy", "toy.bin")
+    message = str(error.value)
+    assert "toy.bin" in message and hashlib.sha256(PAYLOAD).hexdigest() in message
+    assert hashlib.sha256(corrupt).hexdigest() in message
+    assert list((tmp_path / "cache/misc/toy").iterdir()) == []
+
+
+def test_an_interrupted_download_leaves_nothing_and_the_next_one_completes(tmp_path, served):
+    served.cut.add("/toy.bin")
+    with pytest.raises(UserError, match="could not download"):
+        registry.fetch_file("toy", "toy.bin")
+    assert list((tmp_path / "cache/misc/toy").iterdir()) == []
+    served.cut.clear()
+    assert registry.fetch_file("toy", "toy.bin").read_bytes() == PAYLOAD
+
+
+def test_offline_forbids_downloads(served, monkeypatch):
+    monkeypatch.setenv(registry.OFFLINE_ENV, "1")
+    with pytest.raises(UserError, match="BEYOND_PIXELS_OFFLINE forbids downloading"):
+        registry.fetch_file("toy", "toy.bin")
+
+
+def test_data_command_lists_fetches_verifies_and_locates(tmp_path, served, capsys):
+    import json
+
+    import run
+    assert run.main(["data", "list", "--json"]) == 0
+    listed = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert listed["toy"]["licence"] == "CC0" and listed["toy"]["files"] == [
+        {"name": "toy.bin", "url": served.url("/toy.bin"), "sha256": hashlib.sha256(PAYLOAD).hexdigest(),
+         "size": len(PAYLOAD)}]
+    assert {"mnist", "go-kgs", "speech-fsdd", "text-sentences"} <= set(listed)
+    assert run.main(["data", "where", "toy"]) == 0
+    assert "not here" in capsys.readouterr().out
+    assert run.main(["data", "fetch", "toy"]) == 0
+    cached = tmp_path / "cache/misc/toy/toy.bin"
+    assert str(cached) in capsys.readouterr().out
+    assert run.main(["data", "verify", "toy"]) == 0 and "ok" in capsys.readouterr().out
+    cached.write_bytes(PAYLOAD[:-1] + b"?")
+    assert run.main(["data", "verify", "toy"]) == 1 and "bad" in capsys.readouterr().out
+    assert run.main(["data", "fetch", "nothing"]) == 2
+    assert "unknown dataset nothing" in capsys.readouterr().err
 
 
 def test_unknown_dataset():

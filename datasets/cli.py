@@ -1,0 +1,103 @@
+"""`python run.py data ...`: the registered datasets by name.
+
+    python run.py data list [--json]          # every dataset: files, addresses, checksums, sizes, licence
+    python run.py data fetch mnist go-kgs     # into the cache (or found in --data-dir / $BEYOND_PIXELS_DATA)
+    python run.py data verify [NAME ...]      # the local copies that exist, against their checksums
+    python run.py data where mnist            # where each file of a dataset is found, or would go
+"""
+import json
+import sys
+
+from shared.errors import UserError
+
+
+def register(subparsers):
+    parser = subparsers.add_parser("data", help="list, fetch, verify and locate the registered datasets",
+                                   description=__doc__)
+    commands = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    listing = commands.add_parser("list", help="every registered dataset with its files and licence")
+    listing.add_argument("--json", action="store_true", help="one JSON array on stdout")
+    listing.set_defaults(func=list_datasets)
+    for name, func, summary in (("fetch", fetch_datasets, "fetch datasets (verified) into the cache"),
+                                ("verify", verify_datasets, "check the local copies against their checksums"),
+                                ("where", where_datasets, "where each file is found, or where it would go")):
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument("names", nargs="*" if name == "verify" else "+", metavar="NAME",
+                             help="dataset names (see `data list`)" + (" (default: all)" if name == "verify" else ""))
+        command.add_argument("--data-dir", help="local dataset folder (else $BEYOND_PIXELS_DATA), searched first")
+        command.set_defaults(func=func)
+
+
+def _datasets(names):
+    from datasets import registry
+    unknown = [name for name in names if name not in registry.DATASETS]
+    if unknown:
+        raise UserError(f"unknown dataset {', '.join(unknown)}; known: {', '.join(sorted(registry.DATASETS))}")
+    return [registry.DATASETS[name] for name in names or registry.DATASETS]
+
+
+def describe(dataset):
+    """A JSON-ready description of a registered dataset."""
+    files = []
+    for remote in dataset.files:
+        algorithm, digest = remote.checksum.split(":", 1)
+        files.append({"name": remote.name, "url": remote.url or None, algorithm: digest, "size": remote.size})
+    return {"name": dataset.name, "description": dataset.description, "licence": dataset.licence,
+            "folder": dataset.subdir, "files": files}
+
+
+def list_datasets(args):
+    """Every registered dataset."""
+    described = [describe(dataset) for dataset in _datasets([])]
+    if args.json:
+        print(json.dumps(described))
+        return 0
+    for entry in described:
+        size = sum(f["size"] for f in entry["files"])
+        print(f"{entry['name']:32} {len(entry['files']):3} file(s) {size / 1e6:9.1f} MB  {entry['licence']}")
+        print(f"{'':32} {entry['description']}")
+    return 0
+
+
+def fetch_datasets(args):
+    """Each file of each named dataset: found locally or downloaded, and verified."""
+    from datasets import registry
+    for dataset in _datasets(args.names):
+        for path in registry.fetch(dataset.name, args.data_dir):
+            print(f"{dataset.name}: {path}")
+    return 0
+
+
+def verify_datasets(args):
+    """The local copies (data folders and cache) of the named datasets against their
+    checksums: each file is reported ok, bad (why) or missing; exit status 1 if any is bad."""
+    from datasets import registry
+    bad = 0
+    for dataset in _datasets(args.names):
+        for remote in dataset.files:
+            path = registry.locate(dataset, remote, args.data_dir)
+            if path is None:
+                print(f"missing  {dataset.name}/{remote.name}")
+                continue
+            try:
+                registry.verify(path, remote)
+                print(f"ok       {dataset.name}/{remote.name}  {path}")
+            except UserError as error:
+                bad += 1
+                print(f"bad      {dataset.name}/{remote.name}  {error}")
+    if bad:
+        print(f"{bad} file(s) failed verification", file=sys.stderr)
+        return 1
+    return 0
+
+
+def where_datasets(args):
+    """Where each file of the named datasets is found (local folder or cache), or where a
+    fetch would put it."""
+    from datasets import registry
+    for dataset in _datasets(args.names):
+        for remote in dataset.files:
+            path = registry.locate(dataset, remote, args.data_dir)
+            print(f"{dataset.name}/{remote.name}: "
+                  + (str(path) if path else f"not here; `data fetch` puts it in {registry.cache_path(dataset, remote)}"))
+    return 0
