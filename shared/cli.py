@@ -124,6 +124,14 @@ def lazy(target):
     return command
 
 
+def add_lazy_command(subparsers, name, target, help):
+    """A subcommand that runs `target` ("package.module:function", imported when it runs) and
+    whose --help description is that function's docstring."""
+    parser = subparsers.add_parser(name, help=help, description=doc(target))
+    parser.set_defaults(func=lazy(target))
+    return parser
+
+
 def doc(target):
     """The docstring of `target` ("package.module:function"), read from the module's source
     without importing it: a command's --help description."""

@@ -130,10 +130,10 @@ def register(subparsers):
                          help="games per shard: the unit of parallel work and of resuming (default: %(default)s)")
     prepare.set_defaults(func=_prepare)
 
-    show = subparsers.add_parser("visualize", help="policy heat map, plane saliency, Grad-CAM, filters, "
-                                 "activations, maximizing boards", description=common.doc("apps.go.visualize:run"))
+    show = common.add_lazy_command(subparsers, "visualize", "apps.go.visualize:run",
+                                   help="policy heat map, plane saliency, Grad-CAM, filters, "
+                                        "activations, maximizing boards")
     _add_visualize_arguments(show)
-    show.set_defaults(func=common.lazy("apps.go.visualize:run"))
 
 
 def _add_visualize_arguments(parser):

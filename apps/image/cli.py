@@ -53,10 +53,10 @@ def register(subparsers):
     predict.add_argument("--json", action="store_true", help="one JSON object per image")
     predict.set_defaults(func=predict_images)
 
-    show = subparsers.add_parser("visualize", help="filters, activation maximization, saliency, Grad-CAM, "
-                                 "Deep Dream, style transfer", description=common.doc("apps.image.visualize:run"))
+    show = common.add_lazy_command(subparsers, "visualize", "apps.image.visualize:run",
+                                   help="filters, activation maximization, saliency, Grad-CAM, "
+                                        "Deep Dream, style transfer")
     _add_visualize_arguments(show)
-    show.set_defaults(func=common.lazy("apps.image.visualize:run"))
 
 
 def _add_visualize_arguments(parser):

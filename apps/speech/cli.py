@@ -104,10 +104,10 @@ def register(subparsers):
     saliency.add_argument("--out", default="saliency.png", help="PNG to write (default: %(default)s)")
     saliency.set_defaults(func=saliency_command)
 
-    show = subparsers.add_parser("visualize", help="saliency, Grad-CAM, filters, tone responses, activations, "
-                                 "maximizing spectrograms", description=common.doc("apps.speech.visualize:run"))
+    show = common.add_lazy_command(subparsers, "visualize", "apps.speech.visualize:run",
+                                   help="saliency, Grad-CAM, filters, tone responses, activations, "
+                                        "maximizing spectrograms")
     _add_visualize_arguments(show)
-    show.set_defaults(func=common.lazy("apps.speech.visualize:run"))
 
 
 def _add_visualize_arguments(parser):

@@ -96,10 +96,9 @@ def register(subparsers):
     common.add_training_args(crossval, epochs=6, batch_size=50, learning_rate=1e-3, out="runs/text_cv")
     crossval.set_defaults(func=common.lazy("apps.text.crossval:crossval_task"))
 
-    show = subparsers.add_parser("visualize", help="word-level saliency and k-max selections (PNG + terminal)",
-                                 description=common.doc("apps.text.visualize:run"))
+    show = common.add_lazy_command(subparsers, "visualize", "apps.text.visualize:run",
+                                   help="word-level saliency and k-max selections (PNG + terminal)")
     _add_visualize_arguments(show)
-    show.set_defaults(func=common.lazy("apps.text.visualize:run"))
 
 
 def _add_visualize_arguments(parser):
