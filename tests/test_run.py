@@ -49,3 +49,38 @@ def test_every_lazy_command_names_a_function_that_exists():
                     assert callable(getattr(importlib.import_module(module), name)), target
                     checked += 1
     assert checked >= 10
+
+
+def _import_graph():
+    """{module: modules of this repository it imports, at any level of its code}."""
+    import ast
+    files = [*REPO.glob("apps/**/*.py"), *REPO.glob("shared/*.py"), *REPO.glob("datasets/*.py"), REPO / "run.py"]
+    modules = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p for p in files}
+    graph = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                graph[name] |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                graph[name] |= ({node.module} & set(modules)) | {
+                    f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules}
+    return graph
+
+
+def test_no_import_circles_and_the_core_never_imports_an_app():
+    graph = _import_graph()
+    for name, imported in graph.items():
+        if name.startswith(("shared", "datasets")):
+            assert not {m for m in imported if m.startswith("apps") or m == "run"}, name
+    state = {}
+
+    def visit(name, path):
+        state[name] = "open"
+        for other in graph[name]:
+            assert state.get(other) != "open", " -> ".join(path + [name, other])
+            if other not in state:
+                visit(other, path + [name])
+        state[name] = "done"
+    for name in graph:
+        if name not in state:
+            visit(name, [])

@@ -325,8 +325,7 @@ def demo(out_dir, minutes, data_dir):
     data = dict(prepare.read_members(archive, [name]))[name]
     (sgf_folder / "game.sgf").write_bytes(data)
     result, board = predict(model, sgf_folder / "game.sgf", 60, 5, out_dir / "heatmap.png")
-    from apps.go.visualize import demo_gallery
-    gallery = demo_gallery(out_dir / "run" / "model.keras", sgf_folder / "game.sgf", 60, out_dir / "viz")
+    gallery = _demo_gallery(out_dir / "run" / "model.keras", sgf_folder / "game.sgf", 60, out_dir / "viz")
     phases = "\n".join(f"| {bucket} | {entry['top1']:.3f} | {entry['n']} |"
                        for bucket, entry in metrics["top1_by_move_number"].items())
     top = ", ".join(f"{e['move']} {e['probability']:.3f}" for e in result["top"])
@@ -347,16 +346,25 @@ def _demo_without_data(out_dir, missing):
     """The demo section where the KGS archive is not here: the shipped policy at move 60 of the
     example game (top moves, heat map) and its standard pictures."""
     from apps.go.predict import predict
-    from apps.go.visualize import demo_gallery
     from shared import examples
     from shared.modelio import load_model
     model_path, game = examples.shipped_model("go_policy.keras"), examples.path("game.sgf")
     model, _ = load_model(model_path, app=APP)
     result, board = predict(model, game, 60, 5, out_dir / "heatmap.png")
     top = ", ".join(f"{e['move']} {e['probability']:.3f}" for e in result["top"])
-    gallery = demo_gallery(model_path, game, 60, out_dir / "viz")
+    gallery = _demo_gallery(model_path, game, 60, out_dir / "viz")
     return ("## go: move prediction (policy network, no pooling)\n\n"
             + examples.missing_data_note("go", missing, "go-kgs")
             + f"`models/go_policy.keras` at move 60 of `examples/game.sgf` ({result['to_play']} to play): top 5 {top}; "
             f"played {result['played']} (rank {result['played_rank']}).\n\n![policy heatmap](go/heatmap.png)\n\n"
             f"```\n{board}\n```\n\n{gallery}\n")
+
+
+def _demo_gallery(model_path, sgf, move_number, viz_dir, link_prefix="go/viz/"):
+    """The `visualize` standard set of the demo model at one position, as a Markdown gallery."""
+    from apps.go import visualize
+    from shared.visualize import gallery_markdown
+    args = common.parse_command(register, ["visualize", "--model", model_path, "--out", viz_dir, "--sgf", sgf,
+                                           "--move", move_number, "--steps", 100])
+    visualize.run(args)
+    return gallery_markdown(viz_dir, link_prefix, title="What the policy network looks at")

@@ -272,13 +272,3 @@ def run(args):
     for path in written:
         print(f"wrote {path}")
     return 0
-
-
-def demo_gallery(model_path, sgf, move_number, viz_dir, link_prefix="go/viz/"):
-    """The `visualize` standard set of the demo model at one position, as a Markdown gallery."""
-    from apps.go.cli import register
-    from shared.cli import parse_command
-    args = parse_command(register, ["visualize", "--model", model_path, "--out", viz_dir, "--sgf", sgf,
-                                    "--move", move_number, "--steps", 100])
-    run(args)
-    return viz.gallery_markdown(viz_dir, link_prefix, title="What the policy network looks at")

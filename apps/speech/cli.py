@@ -379,11 +379,10 @@ def demo(out_dir, minutes, data_dir):
     metrics = classification_metrics(y, probabilities, pre["class_names"])
     confusion_matrix_png(y, probabilities.argmax(1), pre["class_names"], out_dir / "confusion.png",
                          title="FSDD, held-out speaker nicolas")
-    from apps.speech.visualize import demo_gallery
     lines = [f"| `{item[0].name}` | {item[1]} | {int(p.argmax())} | {p.max():.2f} |"
              for item, p in list(zip(val_items, probabilities))[::50]]
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    gallery = demo_gallery(out_dir / "run" / "model.keras", val_items[0][0], out_dir / "viz")
+    gallery = _demo_gallery(out_dir / "run" / "model.keras", val_items[0][0], out_dir / "viz")
     return (f"## speech: FSDD spoken digits\n\nA frequency-axis CNN (Abdel-Hamid et al. 2014; conv and "
             f"max-pool along frequency only) trained for {(time.time() - started) / 60:.1f} min on 4 "
             f"speakers. Accuracy on the held-out speaker nicolas: **{metrics['accuracy']:.4f}** "
@@ -397,7 +396,6 @@ def _demo_without_data(out_dir, missing):
     the example clips, and the FSDD model's standard pictures."""
     from apps.speech import audio
     from apps.speech.predict import framed_probabilities, load_speech_model
-    from apps.speech.visualize import demo_gallery
     from shared import examples
     rows = []
     for model_name, clips in (("speech_fsdd.keras", ["seven.wav", "three.wav"]), ("speech_commands.keras", ["yes.wav"])):
@@ -407,6 +405,16 @@ def _demo_without_data(out_dir, missing):
             top = np.argsort(probs)[::-1][:3]
             rows.append(f"| `examples/{clip}` | `models/{model_name}` | "
                         + ", ".join(f"{pre['class_names'][i]} {probs[i]:.3f}" for i in top) + " |")
-    gallery = demo_gallery(examples.shipped_model("speech_fsdd.keras"), examples.path("seven.wav"), out_dir / "viz")
+    gallery = _demo_gallery(examples.shipped_model("speech_fsdd.keras"), examples.path("seven.wav"), out_dir / "viz")
     return ("## speech: FSDD spoken digits\n\n" + examples.missing_data_note("speech", missing, "speech-fsdd")
             + "| clip | model | top 3 |\n|---|---|---|\n" + "\n".join(rows) + "\n\n" + gallery + "\n")
+
+
+def _demo_gallery(model_path, audio, viz_dir, link_prefix="speech/viz/"):
+    """The `visualize` standard set of the demo model on one clip, as a Markdown gallery."""
+    from apps.speech import visualize
+    from shared.visualize import gallery_markdown
+    args = common.parse_command(register, ["visualize", "--model", model_path, "--out", viz_dir, "--audio", audio,
+                                           "--steps", 100])
+    visualize.run(args)
+    return gallery_markdown(viz_dir, link_prefix, title="What the network listens to")

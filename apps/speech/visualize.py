@@ -215,13 +215,3 @@ def run(args):
     for path in written:
         print(f"wrote {path}")
     return 0
-
-
-def demo_gallery(model_path, audio, viz_dir, link_prefix="speech/viz/"):
-    """The `visualize` standard set of the demo model on one clip, as a Markdown gallery."""
-    from apps.speech.cli import register
-    from shared.cli import parse_command
-    args = parse_command(register, ["visualize", "--model", model_path, "--out", viz_dir, "--audio", audio,
-                                    "--steps", 100])
-    run(args)
-    return viz.gallery_markdown(viz_dir, link_prefix, title="What the network listens to")

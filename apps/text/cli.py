@@ -258,8 +258,7 @@ def demo(out_dir, minutes, data_dir):
                     f"{'; '.join(g for g, _ in ngrams)} |")
     save_figure(fig, out_dir / "selections.png")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    from apps.text.visualize import demo_gallery
-    gallery = demo_gallery(out_dir / "run" / "model.keras", DEMO_SENTENCES, out_dir / "viz")
+    gallery = _demo_gallery(out_dir / "run" / "model.keras", DEMO_SENTENCES, out_dir / "viz")
     return (f"## text: SST-2\n\nKim's CNN (filters 3, 4, 5 x 100, GloVe 50d in a static and a fine-tuned "
             f"channel) trained for {(time.time() - started) / 60:.1f} min on the 6,920 SST-2 training "
             f"sentences (the shipped model also uses all phrases). Dev accuracy: **{metrics['accuracy']:.4f}** "
@@ -272,7 +271,6 @@ def _demo_without_data(out_dir, missing):
     """The demo section where SST is not here: the shipped SST-2 model on the example sentences
     (label, probability, the n-grams its max pooling kept) and its standard pictures."""
     from apps.text.predict import encode_texts, kmax_explainer
-    from apps.text.visualize import demo_gallery
     from shared import examples
     from shared.modelio import load_model
     model_path = examples.shipped_model("text_sst2.keras")
@@ -285,7 +283,17 @@ def _demo_without_data(out_dir, missing):
         tokens, (ids,) = encode_texts([sentence], meta)
         p, _, ngrams = explain(tokens[0], ids)
         rows.append(f"| {sentence} | {classes[int(p.argmax())]} {p.max():.2f} | {'; '.join(g for g, _ in ngrams)} |")
-    gallery = demo_gallery(model_path, sentences[:3], out_dir / "viz")
+    gallery = _demo_gallery(model_path, sentences[:3], out_dir / "viz")
     return ("## text: SST-2\n\n" + examples.missing_data_note("text", missing, "text-sentences")
             + "| sentence (`examples/sentences.txt`) | `models/text_sst2.keras` | n-grams the max pooling kept most |"
             "\n|---|---|---|\n" + "\n".join(rows) + "\n\n" + gallery + "\n")
+
+
+def _demo_gallery(model_path, texts, viz_dir, link_prefix="text/viz/"):
+    """The `visualize` standard set of the demo model on `texts`, as a Markdown gallery."""
+    from apps.text import visualize
+    from shared.visualize import gallery_markdown
+    args = common.parse_command(register, ["visualize", "--model", model_path, "--out", viz_dir, "--color", "never"]
+                                + [option for text in texts for option in ("--text", text)])
+    visualize.run(args)
+    return gallery_markdown(viz_dir, link_prefix, title="Which words decide")

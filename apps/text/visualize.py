@@ -220,13 +220,3 @@ def run(args):
     for path in written:
         print(f"wrote {path}")
     return 0
-
-
-def demo_gallery(model_path, texts, viz_dir, link_prefix="text/viz/"):
-    """The `visualize` standard set of the demo model on `texts`, as a Markdown gallery."""
-    from apps.text.cli import register
-    from shared.cli import parse_command
-    args = parse_command(register, ["visualize", "--model", model_path, "--out", viz_dir, "--color", "never"]
-                         + [option for text in texts for option in ("--text", text)])
-    run(args)
-    return viz.gallery_markdown(viz_dir, link_prefix, title="Which words decide")
