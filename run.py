@@ -42,6 +42,8 @@ def main(argv=None):
     _quiet_tensorflow(argv)
     from shared.errors import UserError
     args = build_parser().parse_args(argv)
+    if "keras" in sys.modules:  # a command run before in this process may have set bfloat16
+        sys.modules["keras"].mixed_precision.set_global_policy("float32")
     try:
         return args.func(args) or 0
     except UserError as error:

@@ -60,11 +60,20 @@ def list_datasets(args):
 
 
 def fetch_datasets(args):
-    """Each file of each named dataset: found locally or downloaded, and verified."""
+    """Each file of each named dataset: found locally or downloaded, and verified. A file that
+    cannot be had is reported and the others are still fetched (exit status 1)."""
     from datasets import registry
+    failed = 0
     for dataset in _datasets(args.names):
-        for path in registry.fetch(dataset.name, args.data_dir):
-            print(f"{dataset.name}: {path}")
+        for remote in dataset.files:
+            try:
+                print(f"{dataset.name}: {registry.fetch_file(dataset.name, remote.name, args.data_dir)}")
+            except UserError as error:
+                failed += 1
+                print(f"failed: {error}", file=sys.stderr)
+    if failed:
+        print(f"{failed} file(s) could not be fetched", file=sys.stderr)
+        return 1
     return 0
 
 
