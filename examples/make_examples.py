@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-GAME = "game009.sgf"  # the policy (black) beat GNU Go level 10 by 18.5 points after 213 moves
+GAME = "game009.sgf"  # the policy (black) beat GNU Go level 10 by 18.5 points
 SENTENCES = [
     "a gorgeous , witty , seductive movie that never once talks down to its audience .",
     "the plot is a string of clichés , and the jokes land with a dull thud .",

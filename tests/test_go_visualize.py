@@ -150,5 +150,8 @@ def test_grad_cam_png_and_default_game_fallback(policy, planes, tmp_path, monkey
     monkeypatch.setattr(datasets, "fetch_file", no_data)  # never download in tests
     sgf, move = gv.default_game(tmp_path / "pos")
     planes_, played, caption, to_play = gv.position_planes(sgf, move)
-    assert planes_.shape == (19, 19, NUM_PLANES) and "built_in" in caption
-    assert played == 5 * 19 + 15 and to_play == "black"  # the last move of the opening, B[pn] = Q6
+    assert planes_.shape == (19, 19, NUM_PLANES) and caption.startswith("game.sgf")
+    assert sgf.parent.name == "examples"  # the example game kept in the repository
+    from sgfmill import sgf as sgfmill_sgf  # the reference reader: move 60 of the example game
+    colour, (row, col) = sgfmill_sgf.Sgf_game.from_bytes(sgf.read_bytes()).get_main_sequence()[move].get_move()
+    assert move == 60 and played == row * 19 + col and to_play == {"b": "black", "w": "white"}[colour]

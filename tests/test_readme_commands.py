@@ -2,20 +2,20 @@
 
 Every line of a ```bash block in README.md and apps/*/README.md that starts with
 `python run.py` is split as a shell would (shlex: quotes, a trailing `# comment`; `$NAME`
-expanded, `< FILE` as stdin). `test_readme_command_parses` checks each one against the real
-parser (fast, every command); `test_readme_commands_run` runs each README's commands in
-process, in the order written, from a temporary folder that links `models/` and `examples/`
-from the repo, so that `runs/...`, `viz/...` and `data/...` written by one command are read by
-the next, as they would be for a user, and nothing is written into the repo.
+expanded, `< FILE` as stdin). `test_readme_command_parses` checks every one against the real
+parser (fast). `test_<guide>_commands_run` runs a README's commands in process, in the order
+written, from a temporary folder that links `models/` and `examples/` from the repo, so that
+`runs/...`, `viz/...` and `data/...` written by one command are read by the next, as they would be
+for a user, and nothing is written into the repo; each must exit with status 0.
 
-Commands that train or play would take minutes to hours: FAST appends options that cut them to
-seconds (argparse keeps an option's last value), and STAND_INS replaces the few inputs that a
-user brings (a test set folder, the KGS collection) by small ones made here.
+Commands that train would take minutes to hours: FAST appends options that cut them to seconds
+(argparse keeps an option's last value), and `_stand_ins` replaces the few inputs that a user
+brings (a test-set folder, the KGS collection) by small ones made here. PARSE_ONLY lists the
+commands that are not run, each with why.
 """
 import gzip
 import io
 import os
-import re
 import shlex
 import struct
 import sys
@@ -44,7 +44,8 @@ FAST = {
     ("go", "train"): ["--epochs", "2", "--steps-per-epoch", "2", "--val-positions", "64",
                       "--measure-positions", "64", "--time-budget", "0.001", "--quiet"],
     ("go", "evaluate"): ["--max-games", "1"],
-    # GNU Go scores the stopped game (final_score): a few stones keep that quick
+    # (only with BEYOND_PIXELS_README_ALL=1, see PARSE_ONLY: GNU Go level 10 scores the stopped game with
+    # final_score, which took 2.5 minutes on 2 cores after 4 moves as after 20)
     ("go", "match"): ["--games", "1", "--max-moves", "4", "--parallel", "1"],
     ("go", "visualize"): ["--steps", "2"],
     ("image", "train"): TRAIN + ["--val-size", "256"],
@@ -57,30 +58,35 @@ FAST = {
     ("text", "crossval"): ["--run-folds", "1", "--epochs", "1", "--limit", "256"],
 }
 
-# Commands that only parse (test_readme_command_parses) and are not run, with why: all of them
-# together would take about 15 minutes on 2 cores. A command is left out when its option set is a
-# variation of one that runs and nothing later in its README reads what it writes, or when it cannot
-# be made fast. BEYOND_PIXELS_README_ALL=1 runs them too.
+# Commands that only parse (test_readme_command_parses) and are not run, with why: together they
+# would add about 12 minutes on 2 cores to the 4-5 of the rest. A command is left out when it is a
+# variation of one that runs (or is run by another test) and nothing that runs reads what it writes,
+# or when it cannot be made fast. BEYOND_PIXELS_README_ALL=1 runs them too.
 PARSE_ONLY = [  # (README, a word of the command, why)
-    ("README.md", "fetch", "downloads what is not found locally (MNIST's test files are not in the team data); "
-     "tests/test_datasets_registry.py downloads from a loopback server"),
+    ("apps/go/README.md", "runs/go_alphago", "as runs/go_policy, with the 13 x 192 preset and the paper's schedule "
+     "(tests/test_go_policy.py builds the preset)"),
     ("apps/go/README.md", "runs/go_8x96",
      "--mixed-bfloat16 is emulated on CPUs without AVX512-BF16: over a minute for two steps"),
     ("apps/go/README.md", "runs/go_match",
-     "GNU Go's final_score of an unfinished 19x19 game takes minutes; tests/test_go_policy_cli.py plays "
+     "GNU Go's final_score of a stopped 19x19 game takes 2-3 minutes; tests/test_go_policy_cli.py plays "
      "matches against GNU Go on 9x9"),
     ("apps/go/README.md", "runs/go_match_chinese", "as runs/go_match"),
-    ("apps/image/README.md", "runs/resnet", "the augmented ResNet takes half a minute even for 256 images; "
-     "--resume runs in the Go guide"),
-    ("apps/speech/README.md", "runs/commands_cv", "cv runs on FSDD (runs/fsdd_cv)"),
-    ("apps/speech/README.md", "runs/commands8k", "a train run with other options; read only by the cv runs "
-     "below, left out"),
+    ("apps/image/README.md", "runs/resnet", "as runs/lenet5 with the augmented ResNet, 15-30 s even for 256 "
+     "images (tests/test_image_models.py builds it); --resume runs in the Go guide"),
+    ("apps/speech/README.md", "runs/commands_cv", "a cv as runs/fsdd_cv (which runs), on Speech Commands: half a minute"),
+    ("apps/speech/README.md", "runs/commands8k", "speech train as runs/commands (which runs), at 8 kHz; read "
+     "only by the three cv runs below"),
     ("apps/speech/README.md", "runs/fsdd_cv_norm_initconv", "needs runs/commands8k"),
     ("apps/speech/README.md", "runs/fsdd_cv_synth", "needs runs/commands8k"),
     ("apps/speech/README.md", "runs/fsdd_cv_cmd_digits", "needs runs/commands8k"),
-    ("apps/speech/README.md", "runs/commands_cv_tta", "two seeds and five framings: about a minute"),
+    ("apps/speech/README.md", "runs/commands_cv_tta", "a Speech Commands cv with two seeds and five framings: "
+     "about a minute"),
     ("apps/speech/README.md", "runs/commands_cv_lws", "a Speech Commands cv, as runs/commands_cv_tta"),
-    ("apps/speech/README.md", "runs/fsdd_trad", "trad-fpool3 is slow to train even on 256 clips"),
+    ("apps/speech/README.md", "runs/timit", "tests/test_speech_cli.py trains a TIMIT frame model and predicts a "
+     "phone sequence"),
+    ("apps/speech/README.md", "runs/timit/model.keras", "needs runs/timit"),
+    ("apps/speech/README.md", "runs/fsdd_trad", "as runs/fsdd_freq_aug with --arch trad-fpool3, the slowest "
+     "network (tests/test_speech_models.py builds it)"),
     ("apps/speech/README.md", "runs/cvcmp", "trad-fpool3, as runs/fsdd_trad"),
     ("apps/speech/README.md", "runs/commands_trad", "trad-fpool3, as runs/fsdd_trad"),
     ("apps/text/README.md", "runs/sst2_wd", "text train with other option values, as runs/sst2_kim"),
@@ -134,10 +140,14 @@ def test_the_readmes_have_commands_of_every_app():
         assert any(r == readme and word in argv for r, _, argv, _ in ALL), (readme, word)
 
 
-@pytest.mark.parametrize("readme, number, argv, stdin", ALL, ids=[f"{r}:{n}" for r, n, _, _ in ALL])
-def test_readme_command_parses(readme, number, argv, stdin):
+@pytest.fixture(scope="module")
+def parser():
     import run
-    parser = run.build_parser()
+    return run.build_parser()
+
+
+@pytest.mark.parametrize("readme, number, argv, stdin", ALL, ids=[f"{r}:{n}" for r, n, _, _ in ALL])
+def test_readme_command_parses(parser, readme, number, argv, stdin):
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # argparse's errors; `--help` exits 0
@@ -190,7 +200,7 @@ def text_warm_start(work):
     """`text train --init-model models/text_sst5.keras` continues the shipped model, which needs this
     run's vocabulary to be the shipped model's; under FAST's --limit the vocabulary is that of the
     first 256 phrases, so the stand-in is a --limit run of the same task made here."""
-    _run(["text", "train", "--task", "sst5", "--out", "runs/sst5_base"], None)
+    assert _run(["text", "train", "--task", "sst5", "--out", "runs/sst5_base"], None) == 0
     return {"models/text_sst5.keras": "runs/sst5_base/model.keras"}
 
 
@@ -212,9 +222,6 @@ def _run(argv, stdin):
         return run.main(_appended(_expand(argv)))
     except SystemExit as stop:
         return stop.code
-    finally:
-        if "keras" in sys.modules:  # each command is a process of its own for a user: no --mixed-bfloat16 after it
-            sys.modules["keras"].mixed_precision.set_global_policy("float32")
 
 
 def _run_readme(readme, work, monkeypatch, capsys, setup=None):
@@ -244,15 +251,14 @@ def _run_readme(readme, work, monkeypatch, capsys, setup=None):
     assert not failures, "\n".join(failures)
 
 
-@needs_data("image", "mnist")
-@needs_data("text", "sentence_benchmarks.tar.gz")
+@needs_data("image", "photos")
+@needs_data("go", "kgs")
 def test_front_page_commands_run(tmp_path, monkeypatch, capsys):
     _run_readme("README.md", tmp_path, monkeypatch, capsys)
 
 
 @needs_data("go", "kgs", "KGS-2017_01-19-733-.tar.gz")
 @needs_data("go", "kgs", "KGS-2017_06-19-910-.tar.gz")
-@needs_program("gnugo", "apt-get install gnugo")
 def test_go_guide_commands_run(tmp_path, monkeypatch, capsys):
     _run_readme("apps/go/README.md", tmp_path, monkeypatch, capsys, setup=go_games)
 
