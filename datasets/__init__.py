@@ -1,3 +1,3 @@
 """Named datasets: where they come from, how to verify them, where they are cached."""
 
-from datasets.registry import DATASETS, fetch, fetch_file, data_dirs  # noqa: F401
+from datasets.registry import DATASETS, data_dirs, dataset_dir, fetch, fetch_file  # noqa: F401

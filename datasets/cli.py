@@ -4,6 +4,7 @@
     python run.py data fetch mnist go-kgs     # into the cache (or found in --data-dir / $BEYOND_PIXELS_DATA)
     python run.py data verify [NAME ...]      # the local copies that exist, against their checksums
     python run.py data where mnist            # where each file of a dataset is found, or would go
+    python run.py data folder text-sst        # the dataset's folder, laid out as published (fetched if needed)
 """
 import json
 import sys
@@ -20,7 +21,9 @@ def register(subparsers):
     listing.set_defaults(func=list_datasets)
     for name, func, summary in (("fetch", fetch_datasets, "fetch datasets (verified) into the cache"),
                                 ("verify", verify_datasets, "check the local copies against their checksums"),
-                                ("where", where_datasets, "where each file is found, or where it would go")):
+                                ("where", where_datasets, "where each file is found, or where it would go"),
+                                ("folder", dataset_folders, "print each dataset's folder, laid out as published "
+                                 "(archives unpacked; fetched and verified if needed)")):
         command = commands.add_parser(name, help=summary, description=summary)
         command.add_argument("names", nargs="*" if name == "verify" else "+", metavar="NAME",
                              help="dataset names (see `data list`)" + (" (default: all)" if name == "verify" else ""))
@@ -36,14 +39,18 @@ def _datasets(names):
     return [registry.DATASETS[name] for name in names or registry.DATASETS]
 
 
+def _digest(remote):
+    algorithm, digest = remote.checksum.split(":", 1)
+    return {algorithm: digest, "size": remote.size}
+
+
 def describe(dataset):
-    """A JSON-ready description of a registered dataset."""
-    files = []
-    for remote in dataset.files:
-        algorithm, digest = remote.checksum.split(":", 1)
-        files.append({"name": remote.name, "url": remote.url or None, algorithm: digest, "size": remote.size})
+    """A JSON-ready description of a registered dataset: its published files (address,
+    checksum, size) and the local copies it also reads."""
+    files = [{"name": remote.name, "url": remote.url, **_digest(remote)} for remote in dataset.files]
+    copies = [{"name": copy.name, **_digest(copy), "note": copy.note} for copy in dataset.local_copies]
     return {"name": dataset.name, "description": dataset.description, "licence": dataset.licence,
-            "folder": dataset.subdir, "files": files}
+            "citation": dataset.citation, "folder": dataset.subdir, "files": files, "local_copies": copies}
 
 
 def list_datasets(args):
@@ -54,8 +61,10 @@ def list_datasets(args):
         return 0
     for entry in described:
         size = sum(f["size"] for f in entry["files"])
-        print(f"{entry['name']:32} {len(entry['files']):3} file(s) {size / 1e6:9.1f} MB  {entry['licence']}")
-        print(f"{'':32} {entry['description']}")
+        print(f"{entry['name']:28} {len(entry['files']):4} file(s) {size / 1e6:9.1f} MB  {entry['licence']}")
+        print(f"{'':28} {entry['description']}")
+        for copy in entry["local_copies"]:
+            print(f"{'':28} local copy: {copy['name']}" + (f" ({copy['note']})" if copy["note"] else ""))
     return 0
 
 
@@ -65,6 +74,14 @@ def fetch_datasets(args):
     from datasets import registry
     failed = 0
     for dataset in _datasets(args.names):
+        if not dataset.files:  # a local copy only
+            try:
+                for path in registry.fetch(dataset.name, args.data_dir):
+                    print(f"{dataset.name}: {path}")
+            except UserError as error:
+                failed += 1
+                print(f"failed: {error}", file=sys.stderr)
+            continue
         for remote in dataset.files:
             try:
                 print(f"{dataset.name}: {registry.fetch_file(dataset.name, remote.name, args.data_dir)}")
@@ -83,10 +100,11 @@ def verify_datasets(args):
     from datasets import registry
     bad = 0
     for dataset in _datasets(args.names):
-        for remote in dataset.files:
+        for remote in dataset.files + dataset.local_copies:
             path = registry.locate(dataset, remote, args.data_dir)
             if path is None:
-                print(f"missing  {dataset.name}/{remote.name}")
+                if remote in dataset.files:
+                    print(f"missing  {dataset.name}/{remote.name}")
                 continue
             try:
                 registry.verify(path, remote)
@@ -105,8 +123,20 @@ def where_datasets(args):
     fetch would put it."""
     from datasets import registry
     for dataset in _datasets(args.names):
+        for copy in dataset.local_copies:
+            path = registry.locate(dataset, copy, args.data_dir)
+            if path:
+                print(f"{dataset.name}/{copy.name} (local copy, read first): {path}")
         for remote in dataset.files:
             path = registry.locate(dataset, remote, args.data_dir)
             print(f"{dataset.name}/{remote.name}: "
                   + (str(path) if path else f"not here; `data fetch` puts it in {registry.cache_path(dataset, remote)}"))
+    return 0
+
+
+def dataset_folders(args):
+    """The folder of each named dataset, one per line (for shell use: `$(python run.py data folder text-sst)`)."""
+    from datasets import registry
+    for dataset in _datasets(args.names):
+        print(registry.dataset_dir(dataset.name, args.data_dir))
     return 0

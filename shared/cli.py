@@ -36,9 +36,9 @@ def add_training_args(parser, *, epochs, batch_size, learning_rate, out):
     return group
 
 
-def add_evaluate_args(parser, data_help):
+def add_evaluate_args(parser, data_help, data_required=True):
     parser.add_argument("--model", required=True, help="a .keras model file saved by this app")
-    parser.add_argument("--data", required=True, help=data_help)
+    parser.add_argument("--data", required=data_required, help=data_help)
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON line, last on stdout")
     parser.add_argument("--confusion", metavar="PNG", help="also write a confusion-matrix PNG here")
     parser.add_argument("--batch-size", type=positive_int, default=256)

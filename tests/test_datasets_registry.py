@@ -23,12 +23,18 @@ def toy_dataset(monkeypatch):
 
 
 def test_every_entry_is_complete():
+    lengths = {"sha256": 64, "sha1": 40, "md5": 32}
     for dataset in registry.DATASETS.values():
-        for remote in dataset.files:
+        assert dataset.files or dataset.local_copies, dataset.name
+        for remote in dataset.files + dataset.local_copies:
             algorithm, digest = remote.checksum.split(":")
-            assert algorithm in ("sha256", "md5") and len(digest) == {"sha256": 64, "md5": 32}[algorithm]
+            assert len(digest) == lengths[algorithm] and int(digest, 16) >= 0, (dataset.name, remote.name)
             assert remote.size > 0
-            assert remote.url == "" or remote.url.startswith(("https://", "http://"))
+        for remote in dataset.files:
+            assert remote.url.startswith(("https://", "http://")), (dataset.name, remote.name)
+            assert remote.unpack in ("none", "tar", "zip")
+        sha256 = [r for r in dataset.files if r.checksum.startswith("sha256:")]
+        assert len(sha256) == len(dataset.files) or dataset.subdir == "text/vectors", dataset.name
 
 
 @needs_data("image", "mnist", "train-labels-idx1-ubyte.gz")
@@ -142,10 +148,10 @@ def test_data_command_lists_fetches_verifies_and_locates(tmp_path, served, capsy
     import run
     assert run.main(["data", "list", "--json"]) == 0
     listed = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
-    assert listed["toy"]["licence"] == "CC0" and listed["toy"]["files"] == [
+    assert listed["toy"]["licence"] == "CC0" and listed["toy"]["local_copies"] == [] and listed["toy"]["files"] == [
         {"name": "toy.bin", "url": served.url("/toy.bin"), "sha256": hashlib.sha256(PAYLOAD).hexdigest(),
          "size": len(PAYLOAD)}]
-    assert {"mnist", "go-kgs", "speech-fsdd", "text-sentences"} <= set(listed)
+    assert {"mnist", "go-kgs", "speech-fsdd", "text-sst", "speech-commands-v2", "glove-wiki-gigaword-300"} <= set(listed)
     assert run.main(["data", "where", "toy"]) == 0
     assert "not here" in capsys.readouterr().out
     assert run.main(["data", "fetch", "toy"]) == 0

@@ -73,6 +73,14 @@ PARSE_ONLY = [  # (README, a word of the command, why)
     ("apps/go/README.md", "runs/go_match_chinese", "as runs/go_match"),
     ("apps/image/README.md", "runs/resnet", "as runs/lenet5 with the augmented ResNet, 15-30 s even for 256 "
      "images (tests/test_image_models.py builds it); --resume runs in the Go guide"),
+    ("apps/speech/README.md", "speech-fsdd", "downloads the FSDD release (no network in tests; "
+     "tests/test_datasets_layouts.py fetches each kind from a loopback server)"),
+    ("apps/speech/README.md", "runs/fsdd_standard", "needs the FSDD release (tests/test_datasets_layouts.py trains "
+     "and evaluates --split standard on a served one)"),
+    ("apps/speech/README.md", "runs/fsdd_standard/model.keras", "needs runs/fsdd_standard"),
+    ("apps/speech/README.md", "speech-commands-v2", "a 2.4 GB download"),
+    ("apps/speech/README.md", "runs/commands_standard", "needs the Speech Commands release"),
+    ("apps/speech/README.md", "runs/commands_standard/model.keras", "needs runs/commands_standard"),
     ("apps/speech/README.md", "runs/commands_cv", "a cv as runs/fsdd_cv (which runs), on Speech Commands: half a minute"),
     ("apps/speech/README.md", "runs/commands8k", "speech train as runs/commands (which runs), at 8 kHz; read "
      "only by the three cv runs below"),
@@ -89,6 +97,13 @@ PARSE_ONLY = [  # (README, a word of the command, why)
      "network (tests/test_speech_models.py builds it)"),
     ("apps/speech/README.md", "runs/cvcmp", "trad-fpool3, as runs/fsdd_trad"),
     ("apps/speech/README.md", "runs/commands_trad", "trad-fpool3, as runs/fsdd_trad"),
+    ("apps/text/README.md", "text-trec", "downloads the published releases (no network in tests; "
+     "tests/test_datasets_layouts.py fetches each kind from a loopback server)"),
+    ("apps/text/README.md", "test", "the SST test split is not in the staged data (tests/test_datasets_layouts.py "
+     "evaluates on a served release's test trees)"),
+    ("apps/text/README.md", "glove-wiki-gigaword-300", "a 394 MB download"),
+    ("apps/text/README.md", "runs/sst2_glove300", "needs the 300-d vectors"),
+    ("apps/text/README.md", "runs/sst2_kim_w2v", "needs word2vec GoogleNews (1.7 GB)"),
     ("apps/text/README.md", "runs/sst2_wd", "text train with other option values, as runs/sst2_kim"),
     ("apps/text/README.md", "runs/sst2_kimrecipe", "as runs/sst2_wd"),
     ("apps/text/README.md", "runs/sst2_adadelta", "as runs/sst2_wd"),
@@ -229,7 +244,9 @@ def _run_readme(readme, work, monkeypatch, capsys, setup=None):
         (work / name).symlink_to(REPO / name)
     monkeypatch.chdir(work)
     monkeypatch.setattr(sys, "stdin", sys.stdin)  # restored after the GTP commands and `text predict -`
-    monkeypatch.setenv("UNPACKED", str(Path(os.environ["BEYOND_PIXELS_CACHE"]) / "text" / "sentences" / "unpacked"))
+    if readme == "apps/text/README.md":  # UNPACKED=$(python run.py data folder text-sst), as the guide sets it
+        from datasets import registry
+        monkeypatch.setenv("UNPACKED", str(registry.dataset_dir("text-sst")))
     stand_ins = (setup or (lambda work: {}))(work) or {}
     failures, times = [], []
     for number, argv, stdin in readme_commands(readme):

@@ -80,7 +80,7 @@ def test_sst_splits_match_the_manifest():
     sst5 = data.load_task("sst5")
     assert len(sst5["dev"][0]) == 1101 and np.bincount(sst5["dev"][1]).tolist() == [139, 289, 229, 279, 165]
     # the trees, cleaned, give the same sentences and labels as Kim's stsa.binary.dev, cleaned the same way
-    kim_texts, kim_labels = data.read_labelled_lines(data.benchmark_dir() / "sst" / "stsa.binary.dev")
+    kim_texts, kim_labels = data.read_labelled_lines(data.task_dir("sst2") / "sst" / "stsa.binary.dev")
     kim = set(zip((" ".join(tokenize(t, "sst")) for t in kim_texts), kim_labels.tolist()))
     ours = set(zip((" ".join(tokenize(t, "sst")) for t in splits["dev"][0]), splits["dev"][1].tolist()))
     assert len(kim & ours) >= 0.97 * 872

@@ -46,7 +46,11 @@ def register(subparsers):
     evaluate = subparsers.add_parser("evaluate", help="accuracy on a dataset folder",
                                      description=evaluate_model.__doc__)
     common.add_evaluate_args(evaluate, "folder (or .tar.gz) in the dataset's original layout: FSDD recordings, "
-                             "Speech Commands class folders, or a TIMIT tree with .phn files")
+                             "Speech Commands class folders, or a TIMIT tree with .phn files (or give --split)",
+                             data_required=False)
+    evaluate.add_argument("--split", choices=["standard"],
+                          help="standard: score the test set of the dataset's published split (FSDD takes "
+                          "0-4; the Speech Commands test archive) instead of --data")
     evaluate.add_argument("--val-speakers", nargs="*",
                           help="score only these speakers' files (e.g. the validation speaker)")
     evaluate.add_argument("--val-fraction", type=float, default=None,
@@ -54,6 +58,7 @@ def register(subparsers):
     evaluate.add_argument("--lone-clips", action="store_true",
                           help="speaker-norm models: score each clip as `predict` does a lone file, with the "
                           "training speakers' average statistics instead of its own speaker's")
+    common.add_data_dir(evaluate)
     evaluate.set_defaults(func=evaluate_model)
 
     predict = subparsers.add_parser("predict", help="labels for audio files", description=common.doc("apps.speech.predict:predict_files"))
@@ -142,6 +147,11 @@ def _add_train_args(train):
     train.add_argument("--arch", choices=ARCHITECTURES, default="freq",
                        help="freq: frequency-axis CNN (full weight sharing); freq-lws: limited weight "
                        "sharing; trad-fpool3: Sainath & Parada's 2D baseline")
+    train.add_argument("--split", choices=["speaker", "standard"], default="speaker",
+                       help="speaker: validation speakers none of the training clips share (below); "
+                       "standard: the published split that papers report (FSDD: takes 0-4 test, 5-9 "
+                       "validation; Speech Commands: the release's validation/testing lists, 12 classes), "
+                       "read from the registry's releases (default: %(default)s)")
     train.add_argument("--val-speakers", nargs="*", help="speakers held out for validation "
                        "(default: a salted hash of the speaker picks --val-fraction of them)")
     train.add_argument("--val-fraction", type=float, default=0.2)
@@ -231,7 +241,13 @@ def evaluate_model(args):
 
     model, pre, config = load_speech_model(args.model)
     dataset, names = pre["dataset"], pre["class_names"]
-    items = examples.items(dataset, data.resolve(args.data))
+    if getattr(args, "split", None) == "standard":
+        items = data.standard_split(dataset, args.data_dir)[2]
+        args.data = f"{dataset} standard test split"
+    elif args.data:
+        items = examples.items(dataset, data.resolve(args.data))
+    else:
+        raise UserError("speech evaluate: give --data FOLDER or --split standard")
     if args.val_speakers or args.val_fraction is not None:
         _, items = data.split_by_speaker(items, args.val_speakers,
                                          0.2 if args.val_fraction is None else args.val_fraction)

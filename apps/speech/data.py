@@ -40,10 +40,10 @@ TIMIT_CLASSES = ["iy", "ih", "eh", "ey", "ae", "aa", "aw", "ay", "ah", "oy", "ow
                  "k", "z", "v", "f", "th", "s", "sh", "hh", "sil"]
 TIMIT_PHONES_61 = sorted(set(TIMIT_CLASSES) - {"sil"} | set(_FOLD))
 
-DEFAULT_SOURCES = {  # dataset -> (registry name, archive file)
-    "fsdd": ("speech-fsdd", "fsdd_5speakers.tar.gz"),
-    "commands": ("speech-commands-v2-test-subset", "speech_commands_v2_test_subset.tar.gz"),
-    "timit": ("speech-timit-nltk-sample", "nltk_timit_sample_14speakers.tar.gz"),
+DEFAULT_SOURCES = {  # dataset -> registry name of its default data
+    "fsdd": "speech-fsdd",
+    "commands": "speech-commands-v2-test",
+    "timit": "speech-timit-nltk-sample",
 }
 
 
@@ -54,11 +54,16 @@ def fold_phone(phone):
     return _FOLD.get(phone, phone)
 
 
+def dataset_dir_of(name, data_dir=None):
+    from datasets.registry import dataset_dir
+    return dataset_dir(name, data_dir)
+
+
 def default_root(dataset, data_dir=None):
-    """The unpacked, verified default archive of `dataset` (fetched through the registry)."""
-    from datasets.registry import fetch_file
-    name, filename = DEFAULT_SOURCES[dataset]
-    return resolve(fetch_file(name, filename, data_dir))
+    """The folder of `dataset`'s default data, fetched and verified through the registry (a
+    local copy in a data folder, else the published release)."""
+    from datasets.registry import dataset_dir
+    return dataset_dir(DEFAULT_SOURCES[dataset], data_dir)
 
 
 def resolve(path):
@@ -280,3 +285,86 @@ def split_by_speaker(items, val_speakers=None, val_fraction=0.2):
                         f"{'no speaker outside' if not train else 'none in'} the validation set "
                         f"({'--val-speakers' if val_speakers else f'--val-fraction {val_fraction:g}'})")
     return train, val
+
+
+# ------------------------------------------------------------- published splits
+FSDD_TEST_TAKES = range(0, 5)  # FSDD's official split: recordings 0-4 of each speaker and digit
+FSDD_VAL_TAKES = range(5, 10)  # carved from the training takes (FSDD names no validation set)
+COMMANDS_EXTRA_FRACTION = 0.1  # silence and unknown clips, each 10% of the keyword clips (Warden 2018)
+
+
+def fsdd_take(path):
+    return int(_FSDD_NAME.match(Path(path).name).group(3))
+
+
+def standard_split(dataset, data_dir=None, seed=59185):
+    """(train, validation, test) items of `dataset`'s published split.
+
+    - fsdd: takes 0-4 of every speaker and digit are the test set (the README's split; not
+      speaker-disjoint), takes 5-9 validation, the rest training;
+    - commands: the 12-class protocol of Warden (2018): the release's validation_list.txt
+      and testing_list.txt name the held-out clips of the training archive; the ten keywords,
+      `_unknown_` (the other 25 words, sampled to 10% of the keyword clips) and `_silence_`
+      (1-s cuts of _background_noise_ at random volume, 10% too); the test set is the
+      separately published test archive (4,890 clips)."""
+    if dataset == "fsdd":
+        items = fsdd_items(default_root("fsdd", data_dir))
+        pick = lambda takes: [i for i in items if fsdd_take(i[0]) in takes]  # noqa: E731
+        return pick(range(10, 1000)), pick(FSDD_VAL_TAKES), pick(FSDD_TEST_TAKES)
+    if dataset == "commands":
+        from datasets.registry import dataset_dir
+        root = dataset_dir("speech-commands-v2", data_dir)
+        lists = {}
+        for part in ("validation", "testing"):
+            listed = root / f"{part}_list.txt"
+            if not listed.is_file():
+                raise UserError(f"{root}: no {listed.name}; not the Speech Commands training release")
+            lists[part] = {line.strip() for line in listed.read_text().splitlines() if line.strip()}
+        parts = {"training": [], "validation": [], "testing": []}
+        for item in commands_items(root):
+            relative = Path(item[0]).relative_to(root).as_posix()
+            part = next((p for p in ("validation", "testing") if relative in lists[p]), "training")
+            parts[part].append(item)
+        from datasets.registry import cache_dir
+        rng = np.random.default_rng(seed)
+        noise = background_noise_files(root)
+        silence = cache_dir() / "speech" / f"commands-silence-{seed}"  # outside the dataset's class folders
+        train, val = (_commands_protocol(parts[p], noise, silence / p, rng) for p in ("training", "validation"))
+        test = commands_items(dataset_dir("speech-commands-v2-test", data_dir))
+        return train, val, test
+    raise UserError(f"--split standard: {dataset} has no published split (fsdd, commands)")
+
+
+def _commands_protocol(items, noise_files, silence_dir, rng):
+    """Keyword clips, `_unknown_` sampled to 10% of them and as many `_silence_` clips."""
+    unknown = COMMANDS_CLASSES.index("_unknown_")
+    keywords = [i for i in items if i[1] != unknown]
+    others = [items[j] for j in rng.permutation(len(items)) if items[j][1] == unknown]
+    count = int(np.ceil(COMMANDS_EXTRA_FRACTION * len(keywords)))
+    return keywords + others[:count] + silence_clips(noise_files, count, silence_dir, rng)
+
+
+def silence_clips(noise_files, count, folder, rng, sample_rate=16000):
+    """`count` one-second `_silence_` items cut from the background-noise recordings at a
+    random volume, written once as WAV files into `folder`."""
+    import soundfile
+    if count and not noise_files:
+        raise UserError("no _background_noise_ recordings to cut _silence_ clips from")
+    folder.mkdir(parents=True, exist_ok=True)
+    sounds = [librosa_load(path, sample_rate) for path in noise_files]
+    label = COMMANDS_CLASSES.index("_silence_")
+    items = []
+    for n in range(count):
+        sound = sounds[rng.integers(len(sounds))]
+        start = rng.integers(max(1, len(sound) - sample_rate))
+        clip = sound[start:start + sample_rate] * rng.uniform(0, 1)
+        path = folder / f"silence_{n:05d}.wav"
+        if not path.is_file():
+            soundfile.write(path, np.pad(clip, (0, sample_rate - len(clip))), sample_rate, subtype="PCM_16")
+        items.append((path, label, path.name))
+    return items
+
+
+def librosa_load(path, sample_rate):
+    import librosa
+    return librosa.load(path, sr=sample_rate, mono=True)[0]

@@ -76,6 +76,16 @@ def dataset_root(dataset, path, data_dir):
 def training_arrays(args, config, log=print):
     """(x_train, y_train, x_val, y_val, context, extra config) for `args.dataset`."""
     from apps.speech import data, examples
+    if getattr(args, "split", "speaker") == "standard":  # the dataset's published split
+        if args.data:
+            raise UserError("--split standard reads the published release through the registry; drop --data")
+        train_items, val_items, _ = data.standard_split(args.dataset, args.data_dir)
+        if args.no_val:
+            train_items, val_items = train_items + val_items, []
+        root = data.default_root(args.dataset, args.data_dir) if args.dataset == "fsdd" else \
+            data.dataset_dir_of("speech-commands-v2", args.data_dir)
+        items = train_items + val_items
+        return fold_arrays(args, config, root, items, train_items, val_items, log, extra_train_items(args, items))
     root = dataset_root(args.dataset, args.data, args.data_dir)
     items = examples.items(args.dataset, root)
     if args.no_val:

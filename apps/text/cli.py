@@ -27,8 +27,10 @@ def register(subparsers):
         parser.add_argument("--task", choices=list(TASKS), default="sst2")
         parser.add_argument("--arch", choices=ARCHITECTURES, default="kim")
         parser.add_argument("--embedding", default="glove",
-                            help="glove (GloVe 6B 50d), word2vec (trained on the training text), rand, "
-                                 "or a word2vec/GloVe vectors file (default: %(default)s)")
+                            help="glove (GloVe 6B 50d, installed with the requirements), word2vec (trained "
+                                 "on the training text), rand, a vectors file (word2vec/GloVe format), or a "
+                                 "name fetched through the data registry: glove-6b-50d|100d|200d|300d, "
+                                 "glove-840b-300d, word2vec-google-news-300 (Kim's) (default: %(default)s)")
         parser.add_argument("--lexicon", choices=["none", "vader"], default="none",
                             help="vader: append each word's VADER sentiment valence to its embedding "
                                  "(two columns, positive and negative; default: %(default)s)")
@@ -64,8 +66,9 @@ def register(subparsers):
 
     evaluate = subparsers.add_parser("evaluate", help="accuracy on a labelled file",
                                      description=evaluate_model.__doc__)
-    common.add_evaluate_args(evaluate, "a file of `LABEL text` lines (stsa.*, *.all) or SST PTB trees; or 'dev' "
-                             "(or 'train') for that split of the model's task, read from the dataset")
+    common.add_evaluate_args(evaluate, "a file of `LABEL text` lines (stsa.*, *.all) or SST PTB trees; or 'dev', "
+                             "'train' or 'test' for that split of the model's task, read from the dataset "
+                             "(SST and TREC test: the published release, `data fetch text-sst`)")
     common.add_data_dir(evaluate)
     evaluate.set_defaults(func=evaluate_model)
 
@@ -170,7 +173,7 @@ def _warn_if_only_binary_labels(path, labels, pre):
 def evaluate_model(args):
     """Accuracy of a model on a file in its dataset's format: `LABEL text` lines
     (Kim's stsa.* / *.all) or SST PTB trees (sentence labels; SST-2 drops neutral),
-    or on the dev (or train) split of its task. Warns when the sentences scored were
+    or on the dev, train or test split of its task. Warns when the sentences scored were
     among the model's training texts."""
     from apps.text.predict import encode_texts, predict_probabilities
     from apps.text.data import read_eval_file
@@ -182,10 +185,14 @@ def evaluate_model(args):
 
     model, meta = load_model(args.model, app=APP)
     pre = meta["preprocessing"]
-    if args.data in ("dev", "train"):  # the split of the task's data, found as training finds it
-        from apps.text.data import load_task
+    if args.data in ("dev", "train", "test"):  # the split of the task's data, found as training finds it
+        from apps.text.data import TASKS, load_task
         splits = load_task(pre["task"], args.data_dir)
-        texts, labels = splits.get("train_sentences", splits["train"]) if args.data == "train" else splits["dev"]
+        if args.data == "test" and "test" not in splits:
+            raise UserError(f"no {pre['task']} test split here: the staged copy holds none; the published "
+                            f"release has it (`python run.py data fetch {TASKS[pre['task']]['dataset']}` "
+                            f"with no local copy in --data-dir / $BEYOND_PIXELS_DATA)")
+        texts, labels = splits.get("train_sentences", splits["train"]) if args.data == "train" else splits[args.data]
     else:
         texts, labels = read_eval_file(args.data, pre["task"], len(pre["class_names"]))
     _warn_if_only_binary_labels(args.data, labels, pre)
@@ -284,7 +291,7 @@ def _demo_without_data(out_dir, missing):
         p, _, ngrams = explain(tokens[0], ids)
         rows.append(f"| {sentence} | {classes[int(p.argmax())]} {p.max():.2f} | {'; '.join(g for g, _ in ngrams)} |")
     gallery = _demo_gallery(model_path, sentences[:3], out_dir / "viz")
-    return ("## text: SST-2\n\n" + examples.missing_data_note("text", missing, "text-sentences")
+    return ("## text: SST-2\n\n" + examples.missing_data_note("text", missing, "text-sst")
             + "| sentence (`examples/sentences.txt`) | `models/text_sst2.keras` | n-grams the max pooling kept most |"
             "\n|---|---|---|\n" + "\n".join(rows) + "\n\n" + gallery + "\n")
 

@@ -7,15 +7,11 @@
 - MR, Subj, CR, MPQA: one labelled pool each, scored by 10-fold CV.
 - TREC: the standard 5,452 / 500 split, with a dev set carved from train.
 
-Files come from `datasets.fetch` (`text-sentences`); the archive is unpacked
-once into the cache. Bytes are decoded as UTF-8, falling back to Latin-1
+Files come from the registry (`text-sst`, `text-mr`, ...: the published files, or
+the staged archive that holds them all when it is in a data folder). Bytes are decoded as UTF-8, falling back to Latin-1
 (the MR and Subj files are cp1252/Latin-1 with NEL bytes), never failing.
 """
-import os
 import re
-import shutil
-import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,18 +24,21 @@ SST5_CLASSES = ["very negative", "negative", "neutral", "positive", "very positi
 SST2_CLASSES = ["negative", "positive"]
 TASKS = {
     # name: classes, cleaning rule, protocol, files inside the archive
-    "sst5": dict(classes=SST5_CLASSES, rule="sst", protocol="dev", train="sst/trees/train.txt",
-                 dev="sst/trees/dev.txt"),
-    "sst2": dict(classes=SST2_CLASSES, rule="sst", protocol="dev", train="sst/trees/train.txt",
-                 dev="sst/trees/dev.txt"),
-    "mr": dict(classes=["negative", "positive"], rule="kim", protocol="cv", pool="mr/rt-polarity.all"),
-    "subj": dict(classes=["subjective", "objective"], rule="kim", protocol="cv", pool="subj/subj.all"),
-    "cr": dict(classes=["negative", "positive"], rule="kim", protocol="cv", pool="cr/custrev.all"),
-    "mpqa": dict(classes=["negative", "positive"], rule="kim", protocol="cv", pool="mpqa/mpqa.all"),
+    "sst5": dict(classes=SST5_CLASSES, rule="sst", protocol="dev", dataset="text-sst",
+                 train="sst/trees/train.txt", dev="sst/trees/dev.txt", test="sst/trees/test.txt"),
+    "sst2": dict(classes=SST2_CLASSES, rule="sst", protocol="dev", dataset="text-sst",
+                 train="sst/trees/train.txt", dev="sst/trees/dev.txt", test="sst/trees/test.txt"),
+    "mr": dict(classes=["negative", "positive"], rule="kim", protocol="cv", dataset="text-mr",
+               pool="mr/rt-polarity.all"),
+    "subj": dict(classes=["subjective", "objective"], rule="kim", protocol="cv", dataset="text-subj",
+                 pool="subj/subj.all"),
+    "cr": dict(classes=["negative", "positive"], rule="kim", protocol="cv", dataset="text-cr", pool="cr/custrev.all"),
+    "mpqa": dict(classes=["negative", "positive"], rule="kim", protocol="cv", dataset="text-mpqa",
+                 pool="mpqa/mpqa.all"),
     "trec": dict(classes=["DESC", "ENTY", "ABBR", "HUM", "LOC", "NUM"], rule="kim_cased", protocol="test",
-                 train="trec/TREC.train.all", test="trec/TREC.test.all"),
+                 dataset="text-trec", train="trec/TREC.train.all", test="trec/TREC.test.all"),
     # distant supervision for pretraining (`--init-model`): each sentence of a review gets the review's label
-    "reviews": dict(classes=["negative", "positive"], rule="kim", protocol="dev",
+    "reviews": dict(classes=["negative", "positive"], rule="kim", protocol="dev", dataset="text-nltk",
                     archive="packages/corpora/movie_reviews.zip"),
 }
 
@@ -53,24 +52,10 @@ def decode(raw, where="input"):
     return text.replace("\x85", " ").replace("\u0085", " ")
 
 
-def benchmark_dir(data_dir=None):
-    """The unpacked `sentence_benchmarks.tar.gz` (verified, unpacked once, atomically)."""
-    archive = datasets.fetch_file("text-sentences", "sentence_benchmarks.tar.gz", data_dir)
-    target = datasets.registry.cache_dir() / "text" / "sentences" / "unpacked"
-    if not (target / ".complete").exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".unpack-"))
-        try:
-            with tarfile.open(archive) as tar:
-                tar.extractall(tmp, filter="data")
-            (tmp / ".complete").write_text(str(archive))
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
-    return target
+def task_dir(task, data_dir=None):
+    """The folder of `task`'s registry dataset (verified; the staged archive when it is in a
+    data folder, else the published files)."""
+    return datasets.dataset_dir(TASKS[task]["dataset"], data_dir)
 
 
 # ---------------------------------------------------------------- PTB trees
@@ -204,11 +189,14 @@ def load_task(task, data_dir=None, seed=1234, dev_fraction=0.1):
     """Train/dev texts and labels of a task with a fixed dev set (SST, TREC).
     Returns dict(train=(texts, labels), dev=(...), [test=(...)])."""
     spec = TASKS[task]
-    root = benchmark_dir(data_dir)
+    root = task_dir(task, data_dir)
     if task in ("sst2", "sst5"):
-        return {"train": read_trees(root / spec["train"], task, phrases=True),
-                "train_sentences": read_trees(root / spec["train"], task),
-                "dev": read_trees(root / spec["dev"], task)}
+        splits = {"train": read_trees(root / spec["train"], task, phrases=True),
+                  "train_sentences": read_trees(root / spec["train"], task),
+                  "dev": read_trees(root / spec["dev"], task)}
+        if (root / spec["test"]).is_file():  # in the published release, not in the staged copy
+            splits["test"] = read_trees(root / spec["test"], task)
+        return splits
     if task == "trec":
         texts, labels = read_labelled_lines(root / spec["train"])
         order = np.random.default_rng(seed).permutation(len(texts))
@@ -230,13 +218,10 @@ def review_sentences(data_dir=None, seed=1234, dev_fraction=0.1):
     sentences are those of a `dev_fraction` of the reviews (split by review)."""
     import io
     import zipfile
-    archive = datasets.fetch_file("text-nltk", "nltk_sentiment_corpora.tar", data_dir)
-    member = TASKS["reviews"]["archive"]
-    with tarfile.open(archive) as tar:
-        try:
-            raw = tar.extractfile(member).read()
-        except (KeyError, AttributeError):
-            raise UserError(f"{archive}: no {member} inside") from None
+    archive = task_dir("reviews", data_dir) / TASKS["reviews"]["archive"]
+    if not archive.is_file():
+        raise UserError(f"{archive}: not found in the text-nltk dataset")
+    raw = archive.read_bytes()
     reviews = []  # (label, [sentences]) per review
     with zipfile.ZipFile(io.BytesIO(raw)) as zipped:
         for name in sorted(zipped.namelist()):
@@ -245,7 +230,7 @@ def review_sentences(data_dir=None, seed=1234, dev_fraction=0.1):
                 lines = [decode(line).strip() for line in zipped.read(name).splitlines()]
                 reviews.append((int(parts[1] == "pos"), [line for line in lines if line]))
     if not reviews:
-        raise UserError(f"{archive}: {member} holds no reviews (movie_reviews/neg|pos/*.txt)")
+        raise UserError(f"{archive} holds no reviews (movie_reviews/neg|pos/*.txt)")
     order = np.random.default_rng(seed).permutation(len(reviews))
     dev = set(order[:int(round(dev_fraction * len(reviews)))].tolist())
 
@@ -257,7 +242,7 @@ def review_sentences(data_dir=None, seed=1234, dev_fraction=0.1):
 
 def load_pool(task, data_dir=None):
     spec = TASKS[task]
-    return read_labelled_lines(benchmark_dir(data_dir) / spec["pool"])
+    return read_labelled_lines(task_dir(task, data_dir) / spec["pool"])
 
 
 def cv_folds(labels, folds=10, seed=1234):

