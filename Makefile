@@ -8,8 +8,11 @@ export BEYOND_PIXELS_DATA ?= $(wildcard ../shared/data)
 demo: $(VENV)/.installed
 	$(VENV)/bin/python run.py demo --out demo_report
 
+# Tests run in TEST_WORKERS processes (pytest-xdist), a test file at a time in each: the
+# long end-to-end files (demo, README commands) then run side by side.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 install: $(VENV)/.installed
 

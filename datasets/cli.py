@@ -40,8 +40,9 @@ def _datasets(names):
 
 
 def _digest(remote):
+    """{"sha256": hex or None, and the published digest where it is another, "size": bytes}."""
     algorithm, digest = remote.checksum.split(":", 1)
-    return {algorithm: digest, "size": remote.size}
+    return {"sha256": None, algorithm: digest, "size": remote.size}
 
 
 def describe(dataset):

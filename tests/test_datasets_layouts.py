@@ -234,7 +234,7 @@ def test_registry_entries_have_addresses_checksums_and_sizes(capsys):
         assert entry["files"] or entry["local_copies"], entry["name"]
         for file in entry["files"]:
             assert file["url"].startswith(("https://", "http://")) and file["size"] > 0
-            assert {"sha256", "md5", "sha1"} & set(file), file["name"]
+            assert file["sha256"] or file.get("md5") or file.get("sha1"), file["name"]
 
 
 @needs_data("go", "pro", "aeb_pro_19x19_67014.tar.gz")
