@@ -36,6 +36,14 @@ def add_training_args(parser, *, epochs, batch_size, learning_rate, out):
     return group
 
 
+def add_distribute_arg(parser):
+    parser.add_argument("--distribute", choices=["none", "mirrored", "multi-worker"], default="none",
+                        help="none: one process; mirrored: every GPU of this machine (MirroredStrategy); "
+                        "multi-worker: one process per machine, from TF_CONFIG (MultiWorkerMirroredStrategy, "
+                        "a custom training loop). --batch-size is the global batch, split evenly among the "
+                        "replicas; the learning rate is not scaled (default: %(default)s)")
+
+
 def add_evaluate_args(parser, data_help, data_required=True):
     parser.add_argument("--model", required=True, help="a .keras model file saved by this app")
     parser.add_argument("--data", required=data_required, help=data_help)
@@ -133,10 +141,13 @@ def add_lazy_command(subparsers, name, target, help):
 
 
 def doc(target):
-    """The docstring of `target` ("package.module:function"), read from the module's source
-    without importing it: a command's --help description."""
-    module_name, function_name = target.split(":")
+    """The docstring of `target` ("package.module:function", or "package.module" for the
+    module's own), read from the module's source without importing it: a command's --help
+    description."""
+    module_name, _, function_name = target.partition(":")
     source = Path(importlib.util.find_spec(module_name).origin).read_text()
+    if not function_name:
+        return ast.get_docstring(ast.parse(source))
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name == function_name:
             return ast.get_docstring(node)

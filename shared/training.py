@@ -13,6 +13,7 @@
 - the full config as `config.json` before training, the metrics as
   `metrics.json` after.
 """
+import contextlib
 import csv
 import json
 import os
@@ -223,3 +224,193 @@ def fit(model, train_data, val_data, *, out_dir, epochs, config, save, resume=Fa
     }
     write_json(out_dir / "metrics.json", metrics)
     return metrics
+
+
+# ------------------------------------------------------------- several workers
+@contextlib.contextmanager
+def distribution(name="none"):
+    """The tf.distribute strategy of `--distribute name` (shared/distribute.py), entered:
+    build and compile the model inside, then train with `fit`, or with `distributed_fit`
+    where `needs_custom_loop(strategy)`."""
+    from shared.distribute import make_strategy
+    strategy = make_strategy(name)
+    with strategy.scope():
+        yield strategy
+
+
+def needs_custom_loop(strategy):
+    """Keras 3's fit cannot run under MultiWorkerMirroredStrategy."""
+    import tensorflow as tf
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def distributed_fit(model, train_data, val_data, *, strategy, out_dir, epochs, config, save, batch_size,
+                    steps_per_epoch=None, resume=False, patience=None, monitor="val_accuracy", mode="max",
+                    time_budget_s=None, seed=0, log=print):
+    """`fit` for `MultiWorkerMirroredStrategy`, where Keras' fit cannot run: a custom loop
+    with `strategy.run`. `model` was built and compiled under `strategy.scope()`;
+    `batch_size` is the global batch. `train_data` is (x, y) arrays, shuffled each epoch
+    by `seed` and split into global batches whose rows each worker slices its part of,
+    or a function `(worker, workers) -> tf.data.Dataset` of this worker's part of every
+    global batch (batch_size / workers rows). Validation runs on every worker (the
+    weights are the same everywhere), so all take the same early-stopping decision.
+
+    The chief (worker 0) writes what `fit` writes: model.keras at the best epoch,
+    config.json, log.csv, tensorboard/, metrics.json, and the checkpoint in backup/
+    after every epoch, which `resume=True` continues from on every worker; the
+    others write their checkpoints to scratch folders and delete them."""
+    import numpy as np
+    import tensorflow as tf
+    from shared.distribute import is_chief, peers_reached, worker_info
+
+    out_dir = Path(out_dir)
+    worker, workers = worker_info(strategy)
+    chief = is_chief(strategy)
+    if batch_size % strategy.num_replicas_in_sync or batch_size % workers:
+        raise UserError(f"--batch-size {batch_size} must divide evenly among {strategy.num_replicas_in_sync} "
+                        f"replicas on {workers} workers")
+    per_worker = batch_size // workers
+    backup_dir, log_path = out_dir / "backup", out_dir / "log.csv"
+    if chief:
+        if resume and not backup_dir.exists():
+            raise UserError(f"{out_dir}: no unfinished training run to resume (no backup/ checkpoint)")
+        if not resume:
+            for stale in (backup_dir, log_path, out_dir / "tensorboard"):
+                if stale.is_dir():
+                    shutil.rmtree(stale)
+                elif stale.exists():
+                    stale.unlink()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json(out_dir / "config.json", config)
+
+    if callable(train_data):
+        dataset_fn = train_data
+    else:
+        x, y = train_data
+        if steps_per_epoch is None:
+            steps_per_epoch = len(x) // batch_size
+        if steps_per_epoch < 1:
+            raise UserError(f"{len(x)} training examples make no global batch of {batch_size}")
+
+        def dataset_fn(worker, workers):
+            rows = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            lo, hi = worker * per_worker, (worker + 1) * per_worker
+            return (rows.repeat().batch(batch_size, drop_remainder=True)
+                    .map(lambda a, b: (a[lo:hi], b[lo:hi])).prefetch(tf.data.AUTOTUNE))
+
+    def replica_batches(context):
+        replica_batch = context.get_per_replica_batch_size(batch_size)
+        return dataset_fn(worker, workers).unbatch().batch(replica_batch, drop_remainder=True)
+    iterator = iter(strategy.distribute_datasets_from_function(replica_batches))
+
+    loss_object = keras.losses.get(model.loss) if isinstance(model.loss, str) else model.loss
+    per_example_loss = getattr(loss_object, "call", loss_object)  # a Loss object's unreduced loss
+    optimizer = model.optimizer
+
+    def step(inputs, labels):
+        with tf.GradientTape() as tape:
+            outputs = model(inputs, training=True)
+            losses = per_example_loss(labels, tf.cast(outputs, tf.float32))
+            loss = tf.nn.compute_average_loss(losses, global_batch_size=batch_size)
+            if model.losses:
+                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        truth = labels if labels.shape.rank == 1 else tf.argmax(labels, axis=-1)
+        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(outputs, -1, output_type=tf.int32),
+                                                 tf.cast(truth, tf.int32)), tf.float32))
+        return loss, correct
+
+    @tf.function
+    def train_step(iterator):
+        loss, correct = strategy.run(step, args=next(iterator))
+        return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+                strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None))
+
+    @tf.function
+    def anyone(flag):  # whether any replica says so: one stop decision for all workers
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(flag)), axis=None) > 0
+
+    epoch_done = tf.Variable(0, dtype=tf.int64, trainable=False)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_done)
+    scratch = backup_dir if chief else out_dir / f".backup-worker-{worker}"
+    manager = tf.train.CheckpointManager(checkpoint, str(scratch), max_to_keep=1)
+    if resume:
+        latest = tf.train.latest_checkpoint(str(backup_dir))
+        if latest is None:
+            raise UserError(f"{backup_dir}: no checkpoint to resume from")
+        checkpoint.restore(latest)
+        log(f"resumed from epoch {int(epoch_done.numpy())} ({latest})")
+
+    # Saving may create variables, which the strategy initialises collectively: every worker
+    # saves, the others to a scratch file (as tf.distribute's own saving guide does).
+    scratch_model = out_dir / f".model-worker-{worker}.keras"
+    best = BestModel(out_dir / "model.keras", save if chief else (lambda model, path: save(model, scratch_model)),
+                     monitor=monitor, mode=mode, log_path=log_path if resume else None)
+    best.set_model(model)
+    writer = tf.summary.create_file_writer(str(out_dir / "tensorboard" / "train")) if chief else None
+    x_val, y_val = val_data
+    started, clock_started = time.time(), clock()
+    first_epoch = int(epoch_done.numpy())
+    epoch, stopped = first_epoch, False
+    for epoch in range(first_epoch, epochs):
+        loss_sum, correct_sum = 0.0, 0.0
+        for _ in range(steps_per_epoch):
+            loss, correct = train_step(iterator)
+            loss_sum, correct_sum = loss_sum + float(loss), correct_sum + float(correct)
+            peers_reached()
+        logs = {"accuracy": correct_sum / (steps_per_epoch * batch_size), "loss": loss_sum / steps_per_epoch}
+        probabilities = np.concatenate([np.asarray(model(x_val[i:i + 256], training=False), np.float32)
+                                        for i in range(0, len(x_val), 256)])
+        truth = np.asarray(y_val) if np.ndim(y_val) == 1 else np.argmax(y_val, axis=-1)
+        logs["val_accuracy"] = float(np.mean(probabilities.argmax(1) == truth))
+        logs["val_loss"] = float(np.mean(per_example_loss(tf.constant(y_val), tf.constant(probabilities))))
+        epoch_done.assign(epoch + 1)
+        manager.save()  # every worker saves (the save is collective); only the chief's is kept
+        if chief:
+            _append_log(log_path, epoch, logs)
+            with writer.as_default():
+                for key, value in logs.items():
+                    tf.summary.scalar(key, value, step=epoch)
+        best.on_epoch_end(epoch, logs)
+        log(f"epoch {epoch + 1}/{epochs}: " + " ".join(f"{k} {v:.4f}" for k, v in logs.items()))
+        patience_out = bool(patience) and best.best_epoch is not None and epoch - best.best_epoch >= patience
+        budget_out = bool(time_budget_s) and clock() - clock_started > time_budget_s and epoch + 1 < epochs
+        patience_out, budget_out = bool(anyone(int(patience_out))), bool(anyone(int(budget_out)))
+        if patience_out or budget_out:
+            stopped = budget_out and not patience_out  # a budget stop stays resumable
+            break
+    # the same on every worker when they trained in step: a check a user (and the tests) can read
+    fingerprint = float(sum(np.sum(np.abs(np.asarray(w, np.float64))) for w in model.get_weights()))
+    log(f"worker {worker} of {workers}: weights fingerprint {fingerprint:.10g}")
+    if not chief:
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch_model.unlink(missing_ok=True)
+    elif not stopped:  # finished or stopped early: nothing to resume
+        shutil.rmtree(backup_dir, ignore_errors=True)
+    curves = read_log(log_path) if chief else {}
+    metrics = {
+        "train_seconds_this_run": round(time.time() - started, 1),
+        "epochs_run_this_run": int(epoch_done.numpy()) - first_epoch,
+        "last_epoch": int(epoch_done.numpy()),
+        f"best_{monitor}": best.best,
+        "best_epoch": None if best.best_epoch is None else best.best_epoch + 1,
+        "history": curves,
+        "unfinished": backup_dir.exists(),
+        "model": str(out_dir / "model.keras"),
+        "distribute": {"workers": workers, "replicas": strategy.num_replicas_in_sync, "global_batch": batch_size,
+                       "weights_fingerprint": fingerprint},
+    }
+    if chief:
+        write_json(out_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _append_log(path, epoch, logs):
+    """One row of log.csv, in CSVLogger's layout (epoch, then the metrics sorted)."""
+    new = not Path(path).exists()
+    with open(path, "a", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(["epoch", *sorted(logs)])
+        writer.writerow([epoch, *(logs[key] for key in sorted(logs))])

@@ -10,6 +10,7 @@
 """
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -40,8 +41,11 @@ def register(subparsers):
     train.add_argument("--steps-per-epoch", type=int, default=1000, help="default: %(default)s")
     train.add_argument("--val-positions", type=int, default=4000,
                        help="validation positions sampled from the validation games (default: %(default)s)")
+    train.add_argument("--input", choices=["replay", "packed"], default="replay",
+                       help="replay: featurize positions while training (Python generators); packed: read "
+                       "the bit-packed planes of `go pack` (all in the graph; for GPUs) (default: %(default)s)")
     train.add_argument("--input-workers", type=int, default=2,
-                       help="parallel featurizing generators (default: %(default)s)")
+                       help="parallel featurizing generators of --input replay (default: %(default)s)")
     train.add_argument("--measure-positions", type=int, default=2048,
                        help="positions read to measure the input pipeline's rate (default: %(default)s)")
     train.add_argument("--quiet", action="store_true", help="one log line per epoch (no progress bar)")
@@ -52,6 +56,7 @@ def register(subparsers):
                        help="start from this policy's weights with a fresh optimizer and schedule "
                             "(same --layers/--filters), e.g. to train a finished run further")
     common.add_training_args(train, epochs=100, batch_size=None, learning_rate=None, out="runs/go_policy")
+    common.add_distribute_arg(train)
     train.set_defaults(func=_train)
 
     evaluate = subparsers.add_parser(
@@ -129,6 +134,19 @@ def register(subparsers):
     prepare.add_argument("--shard-games", type=int, default=2000,
                          help="games per shard: the unit of parallel work and of resuming (default: %(default)s)")
     prepare.set_defaults(func=_prepare)
+
+    pack = subparsers.add_parser(
+        "pack", help="write every prepared position's feature planes, bit-packed, for --input packed",
+        description=common.doc("apps.go.packed"))
+    pack.add_argument("--data", required=True, help="a folder written by `go prepare`")
+    pack.add_argument("--workers", type=common.positive_int, default=os.cpu_count() or 1,
+                      help="worker processes (default: every core, %(default)s)")
+    pack.add_argument("--games-per-file", type=common.positive_int, default=500,
+                      help="games per packed file: the unit of parallel work, resuming and of splitting "
+                           "files between workers of a distributed run (default: %(default)s)")
+    pack.add_argument("--exclude-games", nargs="+", metavar="PATTERN",
+                      help="leave these games out, as `go train --exclude-games` (the same patterns)")
+    pack.set_defaults(func=_pack)
 
     show = common.add_lazy_command(subparsers, "visualize", "apps.go.visualize:run",
                                    help="policy heat map, plane saliency, Grad-CAM, filters, "
@@ -271,6 +289,14 @@ def _match(args):
           f"SGFs and match.json in {args.out}")
     if args.json:
         print_json_line(summary)
+    return 0
+
+
+def _pack(args):
+    from apps.go import packed
+    summary = packed.pack(args.data, args.workers, args.games_per_file, args.exclude_games)
+    print(f"packed {summary['train_positions']:,} training and {summary['validation_positions']:,} validation "
+          f"positions into {len(summary['files'])} file(s) in {Path(args.data) / packed.FOLDER}")
     return 0
 
 

@@ -2,7 +2,9 @@
 
 Data: `GameRecords` replays the prepared games and featurizes positions on
 the fly (random one-of-8 symmetry per example); `--input-workers` generators
-over disjoint game shards run in parallel tf.data threads. Validation is a
+over disjoint game shards run in parallel tf.data threads. `--input packed`
+reads the bit-packed planes written by `go pack` instead, unpacked and
+symmetrized in the graph (apps/go/packed.py): many times faster, for GPUs. Validation is a
 fixed random sample of positions from the validation games.
 
 Schedules:
@@ -132,30 +134,54 @@ def train(args):
                         f"(has {len(train_records)} / {len(val_records)})")
     # A resumed run continues the data stream with a new seed instead of replaying the same positions.
     data_seed = args.seed + (_epochs_done(args.out) if args.resume else 0)
-    train_ds = training_dataset(train_records, batch_size, data_seed, args.input_workers)
+    packed_input = getattr(args, "input", "replay") == "packed"
+    if packed_input:
+        from apps.go import packed
+        if args.limit:
+            raise UserError("--limit selects games to replay: not with --input packed")
+        files = packed.packed_files(args.data, "train", args.exclude_games)
+
+    def worker_dataset(worker, workers):
+        """This worker's part of every global batch: packed files split between the workers,
+        or the replayed stream's batches sliced."""
+        if packed_input:
+            return packed.packed_dataset(files, batch_size // workers, seed=data_seed + worker, worker=worker,
+                                         workers=workers)
+        rows = slice(worker * batch_size // workers, (worker + 1) * batch_size // workers)
+        full = training_dataset(train_records, batch_size, data_seed, args.input_workers)
+        return full if workers == 1 else full.map(lambda x, y: (x[rows], y[rows]))
     val_x, val_y = val_records.sample(args.val_positions, seed=args.seed)
     val_ds = (val_x.astype(np.float32), val_y)
 
-    model = models.build_policy(num_layers, filters)
-    if args.init_model:
-        from shared.modelio import copy_weights
-        copy_weights(model, args.init_model, APP, "--preset, --layers, --filters")
-    total_steps = args.epochs * args.steps_per_epoch
-    compile_policy(model, make_optimizer(args.schedule, learning_rate, total_steps, args.halve_every))
+    with training.distribution(args.distribute) as strategy:  # before any TensorFlow op: collectives need it
+        train_ds = worker_dataset(0, 1)
+        model = models.build_policy(num_layers, filters)
+        if args.init_model:
+            from shared.modelio import copy_weights
+            copy_weights(model, args.init_model, APP, "--preset, --layers, --filters")
+        total_steps = args.epochs * args.steps_per_epoch
+        compile_policy(model, make_optimizer(args.schedule, learning_rate, total_steps, args.halve_every))
 
     pipeline_rate = input_rate(train_ds, args.measure_positions, batch_size)
-    print(f"input pipeline: {pipeline_rate:.0f} positions/s ({args.input_workers} worker(s))", flush=True)
+    print(f"input pipeline: {pipeline_rate:.0f} positions/s ("
+          + ("packed planes" if getattr(args, "input", "replay") == "packed" else f"{args.input_workers} worker(s)")
+          + ")", flush=True)
     config = common.training_config(args, layers=num_layers, filters=filters, batch_size=batch_size,
                                     learning_rate=learning_rate, parameters=model.count_params(),
                                     train_games=len(train_records), validation_games=len(val_records),
                                     data_seed=data_seed, **_training_sources(args.data, train_records))
     rate = StepRate(batch_size)
-    metrics = training.fit(
-        model, train_ds, val_ds, out_dir=args.out, epochs=args.epochs, config=config,
-        save=save_function(config), resume=args.resume, patience=args.patience,
-        time_budget_s=args.time_budget and args.time_budget * 60, callbacks=[rate],
-        steps_per_epoch=args.steps_per_epoch, validation_batch_size=256,
-        verbose=2 if args.quiet else "auto")
+    options = dict(out_dir=args.out, epochs=args.epochs, config=config, save=save_function(config),
+                   resume=args.resume, patience=args.patience, time_budget_s=args.time_budget and args.time_budget * 60,
+                   steps_per_epoch=args.steps_per_epoch)
+    if training.needs_custom_loop(strategy):
+        with strategy.scope():
+            metrics = training.distributed_fit(model, worker_dataset, val_ds, strategy=strategy,
+                                               batch_size=batch_size, seed=data_seed, **options)
+    else:
+        with strategy.scope():
+            metrics = training.fit(model, train_ds, val_ds, callbacks=[rate], validation_batch_size=256,
+                                   verbose=2 if args.quiet else "auto", **options)
     # Every epoch of this run and of the runs it resumed is a row of log.csv.
     steps_done = _epochs_done(args.out) * args.steps_per_epoch
     metrics.update(input_positions_per_s=round(pipeline_rate, 1),

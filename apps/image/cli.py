@@ -36,6 +36,7 @@ def register(subparsers):
     train.add_argument("--val-size", type=int, default=5000, help="validation images carved from train")
     common.add_data_dir(train)
     common.add_training_args(train, epochs=12, batch_size=128, learning_rate=2e-3, out="runs/image")
+    common.add_distribute_arg(train)
     train.set_defaults(func=train_model)
 
     evaluate = subparsers.add_parser("evaluate", help="accuracy on an IDX test folder",
@@ -121,23 +122,29 @@ def train_model(args):
     if args.limit:
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
     class_names = data.DATASETS[args.dataset]["classes"]
-    model = models.build_model(args.arch, len(class_names), width=args.width, augment=args.augment,
-                               dataset=args.dataset, convs_per_stage=args.convs_per_stage,
-                               dropout=args.dropout)
-    steps = args.epochs * -(-len(x_train) // args.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=max(1, steps - steps // 20), warmup_target=args.learning_rate,
-        warmup_steps=steps // 20)  # 5% warm-up, then cosine to zero
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    config = common.training_config(args, train_examples=len(x_train), val_examples=len(x_val),
-                                    parameters=model.count_params())
-    save = _save(args.dataset, class_names)
-    metrics = training.fit(
-        model, data.make_dataset(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed),
-        data.make_dataset(x_val, y_val, 512), out_dir=args.out, epochs=args.epochs, config=config,
-        save=lambda m, p: save(m, p, config), resume=args.resume, patience=args.patience,
-        time_budget_s=args.time_budget and args.time_budget * 60)
+    with training.distribution(args.distribute) as strategy:
+        model = models.build_model(args.arch, len(class_names), width=args.width, augment=args.augment,
+                                   dataset=args.dataset, convs_per_stage=args.convs_per_stage,
+                                   dropout=args.dropout)
+        steps = args.epochs * -(-len(x_train) // args.batch_size)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=max(1, steps - steps // 20), warmup_target=args.learning_rate,
+            warmup_steps=steps // 20)  # 5% warm-up, then cosine to zero
+        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        config = common.training_config(args, train_examples=len(x_train), val_examples=len(x_val),
+                                        parameters=model.count_params())
+        save = _save(args.dataset, class_names)
+        common_options = dict(out_dir=args.out, epochs=args.epochs, config=config,
+                              save=lambda m, p: save(m, p, config), resume=args.resume, patience=args.patience,
+                              time_budget_s=args.time_budget and args.time_budget * 60)
+        if training.needs_custom_loop(strategy):
+            metrics = training.distributed_fit(model, (x_train, y_train), (x_val, y_val), strategy=strategy,
+                                               batch_size=args.batch_size, seed=args.seed, **common_options)
+        else:
+            metrics = training.fit(
+                model, data.make_dataset(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed),
+                data.make_dataset(x_val, y_val, 512), **common_options)
     print(f"best val_accuracy {metrics['best_val_accuracy']:.4f} at epoch {metrics['best_epoch']}; "
           f"model: {metrics['model']}")
     return 0
