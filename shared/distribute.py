@@ -26,8 +26,18 @@ CHOICES = ("none", "mirrored", "multi-worker")
 PEER_TIMEOUT_S = float(os.environ.get("BEYOND_PIXELS_PEER_TIMEOUT", 120))
 
 
+_made = {}
+
+
 def make_strategy(name):
-    """The tf.distribute strategy for `--distribute name` (the default strategy for none)."""
+    """The tf.distribute strategy for `--distribute name` (the default strategy for none),
+    made once per process (a multi-worker strategy cannot be made twice)."""
+    if name not in _made:
+        _made[name] = _new_strategy(name)
+    return _made[name]
+
+
+def _new_strategy(name):
     import tensorflow as tf
     if name == "none":
         return tf.distribute.get_strategy()

@@ -285,6 +285,14 @@ def distributed_fit(model, train_data, val_data, *, strategy, out_dir, epochs, c
 
     if callable(train_data):
         dataset_fn = train_data
+    elif isinstance(train_data, tf.data.Dataset):  # the app's batches: regrouped into full global batches
+        if steps_per_epoch is None:
+            steps_per_epoch = int(sum(int(tf.shape(tf.nest.flatten(b)[0])[0]) for b in train_data)) // batch_size
+
+        def dataset_fn(worker, workers):
+            lo, hi = worker * per_worker, (worker + 1) * per_worker
+            return (train_data.repeat().unbatch().padded_batch(batch_size, drop_remainder=True)
+                    .map(lambda a, b: (a[lo:hi], b[lo:hi])).prefetch(tf.data.AUTOTUNE))
     else:
         x, y = train_data
         if steps_per_epoch is None:
@@ -303,6 +311,11 @@ def distributed_fit(model, train_data, val_data, *, strategy, out_dir, epochs, c
         return dataset_fn(worker, workers).unbatch().batch(replica_batch, drop_remainder=True)
     iterator = iter(strategy.distribute_datasets_from_function(replica_batches))
 
+    # Batch statistics over the global batch, as one process would compute them: otherwise each
+    # replica normalises with its own half and the workers' moving averages drift apart.
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
     loss_object = keras.losses.get(model.loss) if isinstance(model.loss, str) else model.loss
     per_example_loss = getattr(loss_object, "call", loss_object)  # a Loss object's unreduced loss
     optimizer = model.optimizer
@@ -349,7 +362,6 @@ def distributed_fit(model, train_data, val_data, *, strategy, out_dir, epochs, c
                      monitor=monitor, mode=mode, log_path=log_path if resume else None)
     best.set_model(model)
     writer = tf.summary.create_file_writer(str(out_dir / "tensorboard" / "train")) if chief else None
-    x_val, y_val = val_data
     started, clock_started = time.time(), clock()
     first_epoch = int(epoch_done.numpy())
     epoch, stopped = first_epoch, False
@@ -360,11 +372,8 @@ def distributed_fit(model, train_data, val_data, *, strategy, out_dir, epochs, c
             loss_sum, correct_sum = loss_sum + float(loss), correct_sum + float(correct)
             peers_reached()
         logs = {"accuracy": correct_sum / (steps_per_epoch * batch_size), "loss": loss_sum / steps_per_epoch}
-        probabilities = np.concatenate([np.asarray(model(x_val[i:i + 256], training=False), np.float32)
-                                        for i in range(0, len(x_val), 256)])
-        truth = np.asarray(y_val) if np.ndim(y_val) == 1 else np.argmax(y_val, axis=-1)
-        logs["val_accuracy"] = float(np.mean(probabilities.argmax(1) == truth))
-        logs["val_loss"] = float(np.mean(per_example_loss(tf.constant(y_val), tf.constant(probabilities))))
+        if val_data is not None:
+            logs.update(_validation_logs(model, val_data, per_example_loss))
         epoch_done.assign(epoch + 1)
         manager.save()  # every worker saves (the save is collective); only the chief's is kept
         if chief:
@@ -404,6 +413,26 @@ def distributed_fit(model, train_data, val_data, *, strategy, out_dir, epochs, c
     if chief:
         write_json(out_dir / "metrics.json", metrics)
     return metrics
+
+
+def _validation_logs(model, val_data, per_example_loss):
+    """val_accuracy and val_loss of `model` on (x, y) arrays or a dataset of batches, computed
+    on this worker alone (every worker holds the same weights)."""
+    import numpy as np
+    import tensorflow as tf
+    if isinstance(val_data, tuple):
+        x, y = val_data
+        batches = ((x[i:i + 256], y[i:i + 256]) for i in range(0, len(x), 256))
+    else:
+        batches = val_data.as_numpy_iterator()
+    correct = losses = count = 0.0
+    for x, y in batches:
+        probabilities = tf.cast(model(x, training=False), tf.float32)
+        truth = np.asarray(y) if np.ndim(y) == 1 else np.argmax(y, axis=-1)
+        correct += float(np.sum(np.argmax(probabilities, axis=-1) == truth))
+        losses += float(tf.reduce_sum(per_example_loss(tf.constant(y), probabilities)))
+        count += len(truth)
+    return {"val_accuracy": correct / count, "val_loss": losses / count}
 
 
 def _append_log(path, epoch, logs):

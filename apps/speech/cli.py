@@ -21,6 +21,7 @@ from shared.errors import UserError
 def register(subparsers):
     train = subparsers.add_parser("train", help="train a speech CNN", description=common.doc("apps.speech.train:train_model"))
     _add_train_args(train)
+    common.add_distribute_arg(train)
     train.add_argument("--no-val", action="store_true",
                        help="train on every speaker (no validation; the last epoch is saved): for the "
                        "shipped model, with the epoch count chosen by `cv`")

@@ -224,45 +224,53 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
     training.set_seed(args.seed)
     training.set_precision(args.mixed_bfloat16)
     names = examples.class_names(args.dataset)
-    options = {} if args.arch == "trad-fpool3" else dict(
-        context=context, time_bins=1 if args.dataset == "timit" else args.time_bins,
-        context_stride=1 if args.dataset == "timit" else args.context_stride,
-        filters=tuple(args.filters), hidden=args.hidden)
-    model = models.build_model(args.arch, x_train.shape[1:], len(names), normalizer_data=x_train,
-                               dropout=args.dropout, frontend=args.frontend, **options)
-    steps = args.epochs * -(-len(x_train) // args.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=max(1, steps - steps // 20), warmup_target=args.learning_rate, warmup_steps=steps // 20)
-    # label smoothing and mixup train on one-hot (soft) labels; plain runs keep the sparse loss
-    soft = len(names) if args.label_smoothing or args.mixup else None
-    loss = (keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing) if soft
-            else "sparse_categorical_crossentropy")
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=loss, metrics=["accuracy"])
-    if args.init_model:
-        copied, fresh = copy_matching_layers(model, args.init_model, APP, check=_same_features_as(config),
-                                             prefixes=args.init_layers)
-        print(f"init: {len(copied)} layers from {args.init_model} ({', '.join(copied)}); fresh: "
-              f"{', '.join(fresh) or 'none'}", flush=True)
-    run_config = common.training_config(args, **extra, context=context, parameters=model.count_params(),
-                                        features=config.to_dict(), augment=dataclasses.asdict(augment_config(args)))
-    run_config["out"] = str(out)
-    preprocessing = {"dataset": args.dataset, "task": "frames" if args.dataset == "timit" else "clips",
-                     "class_names": names, "features": config.to_dict(), "context": context}
-    if "speaker_stats" in extra:
-        preprocessing["speaker_stats"] = extra["speaker_stats"]
-    if args.tta_vad_db:
-        preprocessing["tta_vad_db"] = list(args.tta_vad_db)
-    save = _save_fn(preprocessing)
-    has_val = len(x_val) > 0
-    metrics = training.fit(
-        model, _dataset(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed, num_classes=soft,
-                        mixup_alpha=args.mixup),
-        _dataset(x_val, y_val, 256, num_classes=soft) if has_val else None, out_dir=out, epochs=args.epochs,
-        config=run_config,
-        save=lambda m, p: save(m, p, run_config), resume=args.resume, patience=args.patience if has_val else None,
-        monitor="val_accuracy" if has_val else "loss", mode="max" if has_val else "min",
-        time_budget_s=args.time_budget and args.time_budget * 60, verbose=2)
-    if not has_val:  # no validation to pick an epoch: ship the last one, as `cv` chose the count
+    # `train` has --distribute, `cv` does not; the model is built and trained under the strategy
+    with training.distribution(getattr(args, "distribute", "none")) as strategy:
+        options = {} if args.arch == "trad-fpool3" else dict(
+            context=context, time_bins=1 if args.dataset == "timit" else args.time_bins,
+            context_stride=1 if args.dataset == "timit" else args.context_stride,
+            filters=tuple(args.filters), hidden=args.hidden)
+        model = models.build_model(args.arch, x_train.shape[1:], len(names), normalizer_data=x_train,
+                                   dropout=args.dropout, frontend=args.frontend, **options)
+        steps = args.epochs * -(-len(x_train) // args.batch_size)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=max(1, steps - steps // 20), warmup_target=args.learning_rate, warmup_steps=steps // 20)
+        # label smoothing and mixup train on one-hot (soft) labels; plain runs keep the sparse loss
+        soft = len(names) if args.label_smoothing or args.mixup else None
+        loss = (keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing) if soft
+                else "sparse_categorical_crossentropy")
+        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=loss, metrics=["accuracy"])
+        if args.init_model:
+            copied, fresh = copy_matching_layers(model, args.init_model, APP, check=_same_features_as(config),
+                                                 prefixes=args.init_layers)
+            print(f"init: {len(copied)} layers from {args.init_model} ({', '.join(copied)}); fresh: "
+                  f"{', '.join(fresh) or 'none'}", flush=True)
+        run_config = common.training_config(args, **extra, context=context, parameters=model.count_params(),
+                                            features=config.to_dict(), augment=dataclasses.asdict(augment_config(args)))
+        run_config["out"] = str(out)
+        preprocessing = {"dataset": args.dataset, "task": "frames" if args.dataset == "timit" else "clips",
+                         "class_names": names, "features": config.to_dict(), "context": context}
+        if "speaker_stats" in extra:
+            preprocessing["speaker_stats"] = extra["speaker_stats"]
+        if args.tta_vad_db:
+            preprocessing["tta_vad_db"] = list(args.tta_vad_db)
+        save = _save_fn(preprocessing)
+        has_val = len(x_val) > 0
+        fit_options = dict(out_dir=out, epochs=args.epochs, config=run_config, save=lambda m, p: save(m, p, run_config),
+                           resume=args.resume, patience=args.patience if has_val else None,
+                           monitor="val_accuracy" if has_val else "loss", mode="max" if has_val else "min",
+                           time_budget_s=args.time_budget and args.time_budget * 60)
+        train_batches = _dataset(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed, num_classes=soft,
+                                 mixup_alpha=args.mixup)
+        val_batches = _dataset(x_val, y_val, 256, num_classes=soft) if has_val else None
+        if training.needs_custom_loop(strategy):
+            metrics = training.distributed_fit(model, train_batches, val_batches, strategy=strategy,
+                                               batch_size=args.batch_size, seed=args.seed, **fit_options)
+        else:
+            metrics = training.fit(model, train_batches, val_batches, verbose=2, **fit_options)
+    from shared.distribute import is_chief
+    if not has_val and is_chief(strategy):  # no validation to pick an epoch: ship the last one, as `cv` chose
+        # the count
         save(model, Path(out) / "model.keras", run_config)
         metrics["saved_epoch"] = metrics["last_epoch"]
         training.write_json(Path(out) / "metrics.json", metrics)

@@ -62,6 +62,7 @@ def register(subparsers):
     model_args(train)
     common.add_data_dir(train)
     common.add_training_args(train, epochs=10, batch_size=50, learning_rate=1e-3, out="runs/text")
+    common.add_distribute_arg(train)
     train.set_defaults(func=common.lazy("apps.text.train:train_model"))
 
     evaluate = subparsers.add_parser("evaluate", help="accuracy on a labelled file",

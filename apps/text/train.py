@@ -112,24 +112,31 @@ def train_once(args, task, train, dev, out_dir, verbose="auto"):
         texts, labels = texts[:args.limit], labels[:args.limit]
     classes = TASKS[task]["classes"]
     rule, vocab, matrix, found = prepare(args, texts, task)
-    model = build(args, len(vocab), len(classes), matrix)
-    if args.init_model:
-        init_weights(model, args.init_model, task, vocab)
-    cosine = args.lr_decay == "cosine"
-    decay_steps = args.epochs * -(-len(texts) // args.batch_size) if cosine else None
-    model.compile(optimizer=optimizer(args.optimizer, args.learning_rate, decay_steps),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    train_ids = [vocab.encode(t) for t in tokenize_all(texts, rule)]
-    dev_ids = [vocab.encode(t) for t in tokenize_all(dev[0], rule)]
-    config = common.training_config(args, task=task, train_examples=len(texts), dev_examples=len(dev[0]),
-                                    vocabulary=len(vocab), pretrained_coverage=round(found, 4),
-                                    parameters=model.count_params())
-    save = _saver(task, classes, rule, vocab, args.arch)
-    metrics = training.fit(
-        model, batches(train_ids, labels, args.batch_size, shuffle=True, seed=args.seed),
-        batches(dev_ids, dev[1], 256), out_dir=out_dir, epochs=args.epochs, config=config,
-        save=lambda m, p: save(m, p, config), resume=args.resume, patience=args.patience,
-        time_budget_s=args.time_budget and args.time_budget * 60, verbose=verbose)
+    # `train` has --distribute, `crossval` does not; the model is built and trained under the strategy
+    with training.distribution(getattr(args, "distribute", "none")) as strategy:
+        model = build(args, len(vocab), len(classes), matrix)
+        if args.init_model:
+            init_weights(model, args.init_model, task, vocab)
+        cosine = args.lr_decay == "cosine"
+        decay_steps = args.epochs * -(-len(texts) // args.batch_size) if cosine else None
+        model.compile(optimizer=optimizer(args.optimizer, args.learning_rate, decay_steps),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        train_ids = [vocab.encode(t) for t in tokenize_all(texts, rule)]
+        dev_ids = [vocab.encode(t) for t in tokenize_all(dev[0], rule)]
+        config = common.training_config(args, task=task, train_examples=len(texts), dev_examples=len(dev[0]),
+                                        vocabulary=len(vocab), pretrained_coverage=round(found, 4),
+                                        parameters=model.count_params())
+        save = _saver(task, classes, rule, vocab, args.arch)
+        options = dict(out_dir=out_dir, epochs=args.epochs, config=config, save=lambda m, p: save(m, p, config),
+                       resume=args.resume, patience=args.patience,
+                       time_budget_s=args.time_budget and args.time_budget * 60)
+        train_batches = batches(train_ids, labels, args.batch_size, shuffle=True, seed=args.seed)
+        dev_batches = batches(dev_ids, dev[1], 256)
+        if training.needs_custom_loop(strategy):  # sentences of any length, padded per global batch
+            metrics = training.distributed_fit(model, train_batches, dev_batches, strategy=strategy,
+                                               batch_size=args.batch_size, seed=args.seed, **options)
+        else:
+            metrics = training.fit(model, train_batches, dev_batches, verbose=verbose, **options)
     return metrics, vocab, rule
 
 
