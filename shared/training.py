@@ -365,12 +365,15 @@ def distributed_fit(model, train_data, val_data, *, strategy, out_dir, epochs, c
     started, clock_started = time.time(), clock()
     first_epoch = int(epoch_done.numpy())
     epoch, stopped = first_epoch, False
+    epoch_seconds = []  # the training steps' wall time per epoch (the first includes tracing)
     for epoch in range(first_epoch, epochs):
         loss_sum, correct_sum = 0.0, 0.0
+        epoch_started = time.perf_counter()
         for _ in range(steps_per_epoch):
             loss, correct = train_step(iterator)
             loss_sum, correct_sum = loss_sum + float(loss), correct_sum + float(correct)
             peers_reached()
+        epoch_seconds.append(time.perf_counter() - epoch_started)
         logs = {"accuracy": correct_sum / (steps_per_epoch * batch_size), "loss": loss_sum / steps_per_epoch}
         if val_data is not None:
             logs.update(_validation_logs(model, val_data, per_example_loss))
@@ -409,6 +412,9 @@ def distributed_fit(model, train_data, val_data, *, strategy, out_dir, epochs, c
         "model": str(out_dir / "model.keras"),
         "distribute": {"workers": workers, "replicas": strategy.num_replicas_in_sync, "global_batch": batch_size,
                        "weights_fingerprint": fingerprint},
+        # examples of all workers per second, past the first epoch's tracing when there are more
+        "train_examples_per_s": round(steps_per_epoch * batch_size * len(epoch_seconds[1:] or epoch_seconds)
+                                      / sum(epoch_seconds[1:] or epoch_seconds), 1) if epoch_seconds else None,
     }
     if chief:
         write_json(out_dir / "metrics.json", metrics)

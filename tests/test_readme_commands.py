@@ -63,8 +63,14 @@ FAST = {
 # variation of one that runs (or is run by another test) and nothing that runs reads what it writes,
 # or when it cannot be made fast. BEYOND_PIXELS_README_ALL=1 runs them too.
 PARSE_ONLY = [  # (README, a word of the command, why)
+    ("README.md", "runs/mnist_2m", "needs a second machine (tests/test_distribute.py trains two workers on loopback)"),
     ("apps/go/README.md", "runs/go_alphago", "as runs/go_policy, with the 13 x 192 preset and the paper's schedule "
      "(tests/test_go_policy.py builds the preset)"),
+    ("apps/go/README.md", "data/go_kgs_full", "the whole KGS collection, 16 workers (the guide's first commands "
+     "prepare two archives; tests/test_go_packed.py packs and trains on packed input)"),
+    ("apps/go/README.md", "runs/go_alphago_8gpu", "MirroredStrategy over the GPUs of a machine: no GPU in tests"),
+    ("apps/go/README.md", "runs/go_alphago_2m", "needs a second machine (tests/test_distribute.py trains two workers "
+     "on loopback)"),
     ("apps/go/README.md", "runs/go_8x96",
      "--mixed-bfloat16 is emulated on CPUs without AVX512-BF16: over a minute for two steps"),
     ("apps/go/README.md", "runs/go_match",
