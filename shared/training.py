@@ -326,7 +326,7 @@ def distributed_fit(model, train_data, val_data, *, strategy, out_dir, epochs, c
             losses = per_example_loss(labels, tf.cast(outputs, tf.float32))
             loss = tf.nn.compute_average_loss(losses, global_batch_size=batch_size)
             if model.losses:
-                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+                loss += tf.nn.scale_regularization_loss(tf.cast(tf.add_n(model.losses), tf.float32))
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         truth = labels if labels.shape.rank == 1 else tf.argmax(labels, axis=-1)

@@ -166,3 +166,14 @@ def test_two_text_workers_train_sentences_of_any_length(tmp_path):
     one = _finish(_start([*argv, "--out", str(tmp_path / "one")], 1))
     assert two[0] == two[1] and two[0] == pytest.approx(one[0], rel=1e-3)  # as for speech
     assert json.loads((tmp_path / "two" / "metrics.json").read_text())["distribute"]["workers"] == 2
+
+
+@needs_data("image", "mnist")
+def test_mirrored_trains_through_keras_fit(tmp_path):
+    """MirroredStrategy over this machine's devices (here the CPU alone) runs Keras' own fit."""
+    import run
+    out = tmp_path / "mirrored"
+    assert run.main(["image", "train", "--distribute", "mirrored", "--arch", "lenet5", "--limit", "256",
+                     "--batch-size", "32", "--val-size", "200", "--epochs", "1", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (out / "model.keras").is_file() and metrics["best_val_accuracy"] is not None

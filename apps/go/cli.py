@@ -333,8 +333,10 @@ def demo(out_dir, minutes, data_dir):
         return _demo_without_data(out_dir, missing)
     records = out_dir / "records"
     summary = prepare.prepare([archive], records)
+    # epochs of 100 steps (about 25 s here); a budget shorter than one takes as many steps as it affords
+    steps = int(min(100, max(10, minutes * 60 * 4)))
     args = common.parse_command(register, [
-        "train", "--data", records, "--steps-per-epoch", 100, "--val-positions", 1000, "--measure-positions", 1024,
+        "train", "--data", records, "--steps-per-epoch", steps, "--val-positions", 1000, "--measure-positions", 1024,
         "--quiet", "--out", out_dir / "run", "--epochs", 1000, "--time-budget", minutes])
     started = time.time()
     train(args)
