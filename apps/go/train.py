@@ -183,11 +183,13 @@ def train(args):
             metrics = training.fit(model, train_ds, val_ds, callbacks=[rate], validation_batch_size=256,
                                    verbose=2 if args.quiet else "auto", **options)
     # Every epoch of this run and of the runs it resumed is a row of log.csv.
+    from shared.distribute import is_chief
     steps_done = _epochs_done(args.out) * args.steps_per_epoch
     metrics.update(input_positions_per_s=round(pipeline_rate, 1),
-                   train_positions_per_s=rate.rate() and round(rate.rate(), 1),
+                   train_positions_per_s=metrics.get("train_examples_per_s") or (rate.rate() and round(rate.rate(), 1)),
                    positions_seen_total=steps_done * batch_size)
-    training.write_json(f"{args.out}/metrics.json", metrics)
+    if is_chief(strategy):  # the other workers of a multi-worker run write nothing in the run folder
+        training.write_json(f"{args.out}/metrics.json", metrics)
     best = metrics["best_val_accuracy"]
     print(f"input pipeline {pipeline_rate:.0f} positions/s; training {metrics['train_positions_per_s'] or '-'} "
           f"positions/s; positions seen {metrics['positions_seen_total']}; best val top-1 "
