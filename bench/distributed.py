@@ -35,17 +35,6 @@ TRAIN = ["image", "train", "--distribute", "multi-worker", "--arch", "lenet5", "
          "128", "--epochs", "3", "--val-size", "500"]
 
 
-def rate(dataset, positions):
-    """Positions per second over `positions`, after one warm-up batch."""
-    iterator = iter(dataset)
-    next(iterator)
-    batches = max(1, positions // BATCH)
-    started = time.perf_counter()
-    for _ in range(batches):
-        next(iterator)
-    return batches * BATCH / (time.perf_counter() - started)
-
-
 def training_rate(workers, out, data_dir):
     """Training examples/s of `workers` one-thread processes on loopback (worker 0's metrics)."""
     sockets = [socket.socket() for _ in range(workers)]
@@ -73,7 +62,7 @@ def training_rate(workers, out, data_dir):
 def go_input_rates(positions, replay_workers, data_dir, scratch):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from apps.go import packed, prepare
-    from apps.go.train import training_dataset
+    from apps.go.train import input_rate, training_dataset
     from datasets import fetch_file
 
     archive = fetch_file("go-kgs", ARCHIVE, data_dir)
@@ -83,9 +72,10 @@ def go_input_rates(positions, replay_workers, data_dir, scratch):
                           progress=lambda *_: None)
     pack_seconds = time.perf_counter() - started
     # packed first: a replay pipeline's generator threads outlive its measurement and would share the cores
-    reader = rate(packed.packed_dataset(packed.packed_files(scratch / "records", "train"), BATCH, seed=0), positions)
+    reader = input_rate(packed.packed_dataset(packed.packed_files(scratch / "records", "train"), BATCH, seed=0),
+                        positions, BATCH)
     records = prepare.GameRecords(scratch / "records", "train")
-    generator = rate(training_dataset(records, BATCH, 0, replay_workers), positions)
+    generator = input_rate(training_dataset(records, BATCH, 0, replay_workers), positions, BATCH)
     size = sum((scratch / "records" / packed.FOLDER / name).stat().st_size for name in summary["files"])
     return {"archive": ARCHIVE, "batch": BATCH, "replay_workers": replay_workers,
             "generator_positions_per_s": round(generator, 1), "packed_positions_per_s": round(reader, 1),

@@ -171,19 +171,7 @@ def fit(model, train_data, val_data, *, out_dir, epochs, config, save, resume=Fa
     preprocessing settings); it is called for `<out>/model.keras`.
     """
     out_dir = Path(out_dir)
-    backup_dir, log_path = out_dir / "backup", out_dir / "log.csv"
-    if resume:
-        if not backup_dir.exists():
-            raise UserError(f"{out_dir}: no unfinished training run to resume "
-                            f"(no {backup_dir.name}/ checkpoint); run without --resume")
-    else:
-        for stale in (backup_dir, log_path, out_dir / "tensorboard"):
-            if stale.is_dir():
-                shutil.rmtree(stale)
-            elif stale.exists():
-                stale.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "config.json", config)
+    backup_dir, log_path = _start_run(out_dir, resume, config)
 
     best = BestModel(out_dir / "model.keras", save, monitor=monitor, mode=mode,
                      log_path=log_path if resume else None)
@@ -224,6 +212,25 @@ def fit(model, train_data, val_data, *, out_dir, epochs, config, save, resume=Fa
     }
     write_json(out_dir / "metrics.json", metrics)
     return metrics
+
+
+def _start_run(out_dir, resume, config):
+    """Check a resumed run has its checkpoint, or clear a new run's leftovers; write
+    config.json. Returns (backup folder, log.csv path)."""
+    backup_dir, log_path = out_dir / "backup", out_dir / "log.csv"
+    if resume:
+        if not backup_dir.exists():
+            raise UserError(f"{out_dir}: no unfinished training run to resume "
+                            f"(no {backup_dir.name}/ checkpoint); run without --resume")
+    else:
+        for stale in (backup_dir, log_path, out_dir / "tensorboard"):
+            if stale.is_dir():
+                shutil.rmtree(stale)
+            elif stale.exists():
+                stale.unlink()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "config.json", config)
+    return backup_dir, log_path
 
 
 # ------------------------------------------------------------- several workers
@@ -272,16 +279,7 @@ def distributed_fit(model, train_data, val_data, *, strategy, out_dir, epochs, c
     per_worker = batch_size // workers
     backup_dir, log_path = out_dir / "backup", out_dir / "log.csv"
     if chief:
-        if resume and not backup_dir.exists():
-            raise UserError(f"{out_dir}: no unfinished training run to resume (no backup/ checkpoint)")
-        if not resume:
-            for stale in (backup_dir, log_path, out_dir / "tensorboard"):
-                if stale.is_dir():
-                    shutil.rmtree(stale)
-                elif stale.exists():
-                    stale.unlink()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_json(out_dir / "config.json", config)
+        _start_run(out_dir, resume, config)
 
     if callable(train_data):
         dataset_fn = train_data
