@@ -75,17 +75,12 @@ def fetch_datasets(args):
     from datasets import registry
     failed = 0
     for dataset in _datasets(args.names):
-        if not dataset.files:  # a local copy only
+        # file by file, so that one failure spares the others; a dataset with no published
+        # file is fetched whole (its local copies)
+        for files in [[remote.name] for remote in dataset.files] or [None]:
             try:
-                for path in registry.fetch(dataset.name, args.data_dir):
+                for path in registry.fetch(dataset.name, args.data_dir, files):
                     print(f"{dataset.name}: {path}")
-            except UserError as error:
-                failed += 1
-                print(f"failed: {error}", file=sys.stderr)
-            continue
-        for remote in dataset.files:
-            try:
-                print(f"{dataset.name}: {registry.fetch_file(dataset.name, remote.name, args.data_dir)}")
             except UserError as error:
                 failed += 1
                 print(f"failed: {error}", file=sys.stderr)

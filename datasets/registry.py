@@ -347,8 +347,8 @@ def dataset_dir(name, data_dir=None):
         if found is not None:
             verify(found, copy)
             digest = copy.checksum.split(":", 1)[1][:16]
-            return _build(cache_dir() / "unpacked" / f"{copy.name.split('.')[0]}-{digest}", copy.checksum,
-                          lambda folder: _unpack(found, folder, "tar"))
+            return build_folder(cache_dir() / "unpacked" / f"{copy.name.split('.')[0]}-{digest}", copy.checksum,
+                          lambda folder: unpack(found, folder, "tar"))
     target = cache_dir() / "datasets" / dataset.name
     stamp = hashlib.sha256(" ".join(r.checksum for r in dataset.files).encode()).hexdigest()
     if _built(target, stamp):  # its files were verified when it was built (a 2.4 GB archive takes 10 s)
@@ -362,8 +362,8 @@ def dataset_dir(name, data_dir=None):
             if remote.unpack == "none":
                 os.symlink(Path(path).resolve(), place)
             else:
-                _unpack(path, place.parent, remote.unpack)
-    return _build(target, stamp, lay_out)
+                unpack(path, place.parent, remote.unpack)
+    return build_folder(target, stamp, lay_out)
 
 
 def _built(target, stamp):
@@ -371,9 +371,9 @@ def _built(target, stamp):
     return marker.is_file() and marker.read_text() == stamp
 
 
-def _build(target, stamp, fill):
+def build_folder(target, stamp, fill):
     """`target`, filled by `fill(folder)` unless its marker records `stamp`; a half-built
-    folder never appears under the real name."""
+    folder never appears under the real name (an unpacked archive, a converted file)."""
     if _built(target, stamp):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -391,7 +391,8 @@ def _build(target, stamp, fill):
     return target
 
 
-def _unpack(path, folder, kind):
+def unpack(path, folder, kind="tar"):
+    """Unpack a tar (any compression) or zip archive into `folder`; a bad archive is a UserError."""
     print(f"unpacking {Path(path).name} into {folder}", file=sys.stderr)
     try:
         if kind == "zip":

@@ -37,7 +37,8 @@ def add_training_args(parser, *, epochs, batch_size, learning_rate, out):
 
 
 def add_distribute_arg(parser):
-    parser.add_argument("--distribute", choices=["none", "mirrored", "multi-worker"], default="none",
+    from shared.distribute import CHOICES
+    parser.add_argument("--distribute", choices=CHOICES, default="none",
                         help="none: one process; mirrored: every GPU of this machine (MirroredStrategy); "
                         "multi-worker: one process per machine, from TF_CONFIG (MultiWorkerMirroredStrategy, "
                         "a custom training loop). --batch-size is the global batch, split evenly among the "

@@ -256,10 +256,11 @@ def distributed_fit(model, train_data, val_data, *, strategy, out_dir, epochs, c
                     time_budget_s=None, seed=0, log=print):
     """`fit` for `MultiWorkerMirroredStrategy`, where Keras' fit cannot run: a custom loop
     with `strategy.run`. `model` was built and compiled under `strategy.scope()`;
-    `batch_size` is the global batch. `train_data` is (x, y) arrays, shuffled each epoch
-    by `seed` and split into global batches whose rows each worker slices its part of,
-    or a function `(worker, workers) -> tf.data.Dataset` of this worker's part of every
-    global batch (batch_size / workers rows). Validation runs on every worker (the
+    `batch_size` is the global batch. `train_data` is (x, y) arrays (shuffled each epoch
+    by `seed`) or a tf.data.Dataset of the app's batches, regrouped into global batches
+    whose rows each worker slices its part of; or a function `(worker, workers) ->
+    tf.data.Dataset` of this worker's part of every global batch (batch_size / workers
+    rows), for data that workers read separately. Validation runs on every worker (the
     weights are the same everywhere), so all take the same early-stopping decision.
 
     The chief (worker 0) writes what `fit` writes: model.keras at the best epoch,
@@ -283,25 +284,20 @@ def distributed_fit(model, train_data, val_data, *, strategy, out_dir, epochs, c
 
     if callable(train_data):
         dataset_fn = train_data
-    elif isinstance(train_data, tf.data.Dataset):  # the app's batches: regrouped into full global batches
-        if steps_per_epoch is None:
-            steps_per_epoch = int(sum(int(tf.shape(tf.nest.flatten(b)[0])[0]) for b in train_data)) // batch_size
+    else:  # the app's batches, or arrays batched here: regrouped into full global batches
+        if isinstance(train_data, tuple):
+            x, y = train_data
+            steps_per_epoch = steps_per_epoch or len(x) // batch_size
+            train_data = (tf.data.Dataset.from_tensor_slices((x, y))
+                          .shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size))
+        elif steps_per_epoch is None:
+            steps_per_epoch = sum(int(tf.shape(tf.nest.flatten(b)[0])[0]) for b in train_data) // batch_size
+        if steps_per_epoch < 1:
+            raise UserError(f"the training data make no global batch of {batch_size}")
 
-        def dataset_fn(worker, workers):
+        def dataset_fn(worker, workers):  # this worker's rows of every global batch
             lo, hi = worker * per_worker, (worker + 1) * per_worker
             return (train_data.repeat().unbatch().padded_batch(batch_size, drop_remainder=True)
-                    .map(lambda a, b: (a[lo:hi], b[lo:hi])).prefetch(tf.data.AUTOTUNE))
-    else:
-        x, y = train_data
-        if steps_per_epoch is None:
-            steps_per_epoch = len(x) // batch_size
-        if steps_per_epoch < 1:
-            raise UserError(f"{len(x)} training examples make no global batch of {batch_size}")
-
-        def dataset_fn(worker, workers):
-            rows = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-            lo, hi = worker * per_worker, (worker + 1) * per_worker
-            return (rows.repeat().batch(batch_size, drop_remainder=True)
                     .map(lambda a, b: (a[lo:hi], b[lo:hi])).prefetch(tf.data.AUTOTUNE))
 
     def replica_batches(context):

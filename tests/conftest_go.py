@@ -1,4 +1,5 @@
-"""Shared helpers for the Go tests: a GNU Go GTP client and random legal games.
+"""Shared helpers for the Go tests: a GNU Go GTP client, random legal games and
+folders of them prepared for training.
 
 Imported explicitly by the test modules (it is not a pytest conftest), so it
 adds nothing to other apps' tests.
@@ -81,3 +82,23 @@ def random_game(size, moves, seed):
         position.play(move)
     history.append((position.copy(), None))
     return history
+
+
+def random_sgf(seed, moves=40):
+    """SGF bytes of a random legal 19x19 game (komi 6.5)."""
+    from sgfmill import sgf
+    game = sgf.Sgf_game(19)
+    game.get_root().set("KM", 6.5)
+    for position, move in random_game(19, moves, seed)[:-1]:
+        game.extend_main_sequence().set_move("b" if position.to_play == BLACK else "w", move)
+    return game.serialise()
+
+
+def prepared_random_games(root, seeds, moves=40, val_fraction=0.3):
+    """`root/sgf/` of one random game per seed, prepared into `root/records/`; returns
+    (records folder, prepare's summary)."""
+    from apps.go import prepare
+    (root / "sgf").mkdir()
+    for seed in seeds:
+        (root / "sgf" / f"g{seed:02d}.sgf").write_bytes(random_sgf(seed, moves))
+    return root / "records", prepare.prepare([root / "sgf"], root / "records", val_fraction=val_fraction)

@@ -19,7 +19,7 @@ from conftest import needs_data
 from datasets import registry
 from shared.errors import UserError
 from test_datasets_registry import _Server
-from test_go_policy_cli import _sgf  # at import: it reads tests.conftest, which sets $BEYOND_PIXELS_DATA
+from conftest_go import random_sgf  # at import: it reads tests.conftest, which sets $BEYOND_PIXELS_DATA
 
 
 def _tar(files):
@@ -216,7 +216,7 @@ def test_kgs_archives_by_name_prepared_and_trained_on(publish, tmp_path):
     bodies = {}
     for n, remote in enumerate(dataset.files):
         stem = remote.name[:-len(".tar.gz")]
-        bodies[remote.name] = _tar({f"{stem}/{stem}{g}.sgf": _sgf(100 + 2 * n + g) for g in range(2)})
+        bodies[remote.name] = _tar({f"{stem}/{stem}{g}.sgf": random_sgf(100 + 2 * n + g) for g in range(2)})
     publish("go-kgs", bodies)
     records = tmp_path / "records"
     assert run.main(["go", "prepare", "--source", "kgs", "--out", str(records), "--val-fraction", "0.2"]) == 0

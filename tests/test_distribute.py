@@ -68,14 +68,8 @@ def test_two_image_workers_train_what_one_process_trains_on_the_same_global_batc
 
 @pytest.fixture(scope="module")
 def go_records(tmp_path_factory):
-    from apps.go import prepare
-    from test_go_policy_cli import _sgf
-    root = tmp_path_factory.mktemp("distributed_go")
-    (root / "sgf").mkdir()
-    for seed in range(10):
-        (root / "sgf" / f"g{seed:02d}.sgf").write_bytes(_sgf(300 + seed, moves=40))
-    prepare.prepare([root / "sgf"], root / "records", val_fraction=0.3)
-    return root / "records"
+    from conftest_go import prepared_random_games
+    return prepared_random_games(tmp_path_factory.mktemp("distributed_go"), range(300, 310))[0]
 
 
 def test_two_go_workers_train_what_one_process_trains(go_records, tmp_path):

@@ -8,18 +8,15 @@ import pytest
 import run
 from apps.go import packed, prepare
 from apps.go.features import symmetries
-from test_go_policy_cli import _sgf
+from conftest_go import prepared_random_games
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    root = tmp_path_factory.mktemp("packed")
-    (root / "sgf").mkdir()
-    for seed in range(12):
-        (root / "sgf" / f"g{seed:02d}.sgf").write_bytes(_sgf(200 + seed, moves=30))
-    prepare.prepare([root / "sgf"], root / "records", val_fraction=0.25)
-    summary = packed.pack(root / "records", workers=2, games_per_file=3, progress=lambda *_: None)
-    return root / "records", summary
+    records, _ = prepared_random_games(tmp_path_factory.mktemp("packed"), range(200, 212), moves=30,
+                                       val_fraction=0.25)
+    summary = packed.pack(records, workers=2, games_per_file=3, progress=lambda *_: None)
+    return records, summary
 
 
 def test_records_round_trip_and_count_every_position(prepared):

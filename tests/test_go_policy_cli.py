@@ -8,7 +8,7 @@ import pytest
 from sgfmill import sgf
 
 import run
-from conftest_go import needs_gnugo, GNUGO, random_game
+from conftest_go import needs_gnugo, GNUGO, prepared_random_games
 from apps.go import prepare
 from apps.go.go import BLACK, from_ascii
 from apps.go.match import area_score, match, moves_digest, parse_score, summarize, wilson_interval
@@ -18,26 +18,13 @@ from shared.errors import UserError
 from shared.modelio import save_model
 
 
-def _sgf(seed, moves=40):
-    game = sgf.Sgf_game(19)
-    game.get_root().set("KM", 6.5)
-    for position, move in random_game(19, moves, seed)[:-1]:
-        game.extend_main_sequence().set_move("b" if position.to_play == BLACK else "w", move)
-    return game.serialise()
-
-
 @pytest.fixture(scope="module")
 def games(tmp_path_factory):
     """A folder of 16 random-game SGFs plus one broken file, and its prepared records."""
     root = tmp_path_factory.mktemp("policy")
-    folder = root / "sgf"
-    folder.mkdir()
-    for seed in range(16):
-        (folder / f"g{seed:02d}.sgf").write_bytes(_sgf(seed))
-    records = root / "records"
-    summary = prepare.prepare([folder], records, val_fraction=0.3)
+    _, summary = prepared_random_games(root, range(16))
     assert summary["train_games"] and summary["validation_games"]
-    (folder / "zz_broken.sgf").write_bytes(b"(;GM[1]SZ[19];B[dd];W[")
+    (root / "sgf" / "zz_broken.sgf").write_bytes(b"(;GM[1]SZ[19];B[dd];W[")
     return root
 
 

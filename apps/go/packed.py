@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from apps.go.features import NUM_PLANES as PLANES
 from apps.go.prepare import BOARD_SIZE, GameRecords
 from shared.errors import UserError
 
-PLANES = 48
 POINTS = BOARD_SIZE * BOARD_SIZE
 PLANE_BYTES = (POINTS * PLANES + 7) // 8  # 2,166
 RECORD_BYTES = PLANE_BYTES + 2  # + the move, uint16 little-endian
@@ -32,10 +32,9 @@ def encode(planes, move):
 
 
 def decode(record):
-    """(planes uint8 (19, 19, 48), move) of one record (numpy; the graph version is `_unpack`)."""
-    data = np.frombuffer(record, np.uint8)
-    bits = np.unpackbits(data[:PLANE_BYTES])[:POINTS * PLANES]
-    return bits.reshape(BOARD_SIZE, BOARD_SIZE, PLANES), int(data[PLANE_BYTES]) | int(data[PLANE_BYTES + 1]) << 8
+    """(planes uint8 (19, 19, 48), move) of one record (numpy; `packed_dataset` does it in the graph)."""
+    bits = np.unpackbits(np.frombuffer(record[:PLANE_BYTES], np.uint8))[:POINTS * PLANES]
+    return bits.reshape(BOARD_SIZE, BOARD_SIZE, PLANES), int.from_bytes(record[PLANE_BYTES:], "little")
 
 
 def _pack_games(task):
@@ -61,9 +60,9 @@ def pack(data, workers=1, games_per_file=500, exclude_games=None, progress=print
     folder.mkdir(parents=True, exist_ok=True)
     summary_path = folder / "summary.json"
     settings = {"exclude_games": sorted(exclude_games or []), "games_per_file": games_per_file}
-    if summary_path.exists() and json.loads(summary_path.read_text())["settings"] != settings:
-        raise UserError(f"{folder} was packed with other settings "
-                        f"({json.loads(summary_path.read_text())['settings']}); delete it to pack again")
+    packed_with = json.loads(summary_path.read_text())["settings"] if summary_path.exists() else settings
+    if packed_with != settings:
+        raise UserError(f"{folder} was packed with other settings ({packed_with}); delete it to pack again")
     tasks, done = [], {}
     for split in ("train", "validation"):
         games = len(GameRecords(data, split, exclude_games=exclude_games))

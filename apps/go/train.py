@@ -141,20 +141,16 @@ def train(args):
             raise UserError("--limit selects games to replay: not with --input packed")
         files = packed.packed_files(args.data, "train", args.exclude_games)
 
-    def worker_dataset(worker, workers):
-        """This worker's part of every global batch: packed files split between the workers,
-        or the replayed stream's batches sliced."""
-        if packed_input:
+        def worker_dataset(worker, workers):
+            """This worker's part of every global batch, from its share of the packed files."""
             return packed.packed_dataset(files, batch_size // workers, seed=data_seed + worker, worker=worker,
                                          workers=workers)
-        rows = slice(worker * batch_size // workers, (worker + 1) * batch_size // workers)
-        full = training_dataset(train_records, batch_size, data_seed, args.input_workers)
-        return full if workers == 1 else full.map(lambda x, y: (x[rows], y[rows]))
     val_x, val_y = val_records.sample(args.val_positions, seed=args.seed)
     val_ds = (val_x.astype(np.float32), val_y)
 
     with training.distribution(args.distribute) as strategy:  # before any TensorFlow op: collectives need it
-        train_ds = worker_dataset(0, 1)
+        train_ds = (worker_dataset(0, 1) if packed_input
+                    else training_dataset(train_records, batch_size, data_seed, args.input_workers))
         model = models.build_policy(num_layers, filters)
         if args.init_model:
             from shared.modelio import copy_weights
@@ -164,7 +160,7 @@ def train(args):
 
     pipeline_rate = input_rate(train_ds, args.measure_positions, batch_size)
     print(f"input pipeline: {pipeline_rate:.0f} positions/s ("
-          + ("packed planes" if getattr(args, "input", "replay") == "packed" else f"{args.input_workers} worker(s)")
+          + ("packed planes" if packed_input else f"{args.input_workers} worker(s)")
           + ")", flush=True)
     config = common.training_config(args, layers=num_layers, filters=filters, batch_size=batch_size,
                                     learning_rate=learning_rate, parameters=model.count_params(),
@@ -176,7 +172,8 @@ def train(args):
                    steps_per_epoch=args.steps_per_epoch)
     if training.needs_custom_loop(strategy):
         with strategy.scope():
-            metrics = training.distributed_fit(model, worker_dataset, val_ds, strategy=strategy,
+            metrics = training.distributed_fit(model, worker_dataset if packed_input else train_ds, val_ds,
+                                               strategy=strategy,
                                                batch_size=batch_size, seed=data_seed, **options)
     else:
         with strategy.scope():

@@ -22,6 +22,11 @@ def register(subparsers):
     train = subparsers.add_parser("train", help="train a speech CNN", description=common.doc("apps.speech.train:train_model"))
     _add_train_args(train)
     common.add_distribute_arg(train)
+    train.add_argument("--split", choices=["speaker", "standard"], default="speaker",
+                       help="speaker: validation speakers none of the training clips share (--val-speakers, "
+                       "--val-fraction); standard: the published split that papers report (FSDD: takes 0-4 "
+                       "test, 5-9 validation; Speech Commands: the release's validation/testing lists, 12 "
+                       "classes), read from the registry's releases (default: %(default)s)")
     train.add_argument("--no-val", action="store_true",
                        help="train on every speaker (no validation; the last epoch is saved): for the "
                        "shipped model, with the epoch count chosen by `cv`")
@@ -148,11 +153,6 @@ def _add_train_args(train):
     train.add_argument("--arch", choices=ARCHITECTURES, default="freq",
                        help="freq: frequency-axis CNN (full weight sharing); freq-lws: limited weight "
                        "sharing; trad-fpool3: Sainath & Parada's 2D baseline")
-    train.add_argument("--split", choices=["speaker", "standard"], default="speaker",
-                       help="speaker: validation speakers none of the training clips share (below); "
-                       "standard: the published split that papers report (FSDD: takes 0-4 test, 5-9 "
-                       "validation; Speech Commands: the release's validation/testing lists, 12 classes), "
-                       "read from the registry's releases (default: %(default)s)")
     train.add_argument("--val-speakers", nargs="*", help="speakers held out for validation "
                        "(default: a salted hash of the speaker picks --val-fraction of them)")
     train.add_argument("--val-fraction", type=float, default=0.2)
@@ -243,7 +243,7 @@ def evaluate_model(args):
     model, pre, config = load_speech_model(args.model)
     dataset, names = pre["dataset"], pre["class_names"]
     if getattr(args, "split", None) == "standard":
-        items = data.standard_split(dataset, args.data_dir)[2]
+        items = data.standard_test_items(dataset, args.data_dir)
         args.data = f"{dataset} standard test split"
     elif args.data:
         items = examples.items(dataset, data.resolve(args.data))

@@ -14,12 +14,9 @@ A folder, or a `.tar.gz` of one (unpacked once into the cache), works wherever
 a data path is asked for. Splits hold whole speakers out, never clips.
 """
 import hashlib
-import os
 import re
-import shutil
 import sys
 import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -54,11 +51,6 @@ def fold_phone(phone):
     return _FOLD.get(phone, phone)
 
 
-def dataset_dir_of(name, data_dir=None):
-    from datasets.registry import dataset_dir
-    return dataset_dir(name, data_dir)
-
-
 def default_root(dataset, data_dir=None):
     """The folder of `dataset`'s default data, fetched and verified through the registry (a
     local copy in a data folder, else the published release)."""
@@ -76,22 +68,11 @@ def resolve(path):
         raise UserError(f"{path}: no such folder or archive")
     if not tarfile.is_tarfile(path):
         raise UserError(f"{path}: not a folder or a tar archive of the dataset")
+    from datasets.registry import build_folder, unpack
     stat = path.stat()
     key = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     target = cache_dir() / "speech" / "unpacked" / f"{path.name.split('.')[0]}-{key}"
-    if not target.is_dir():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".unpack-"))
-        try:
-            with tarfile.open(path) as archive:
-                archive.extractall(tmp, filter="data")
-            os.replace(tmp, target)  # atomic: never a half-unpacked folder under the real name
-        except FileExistsError:  # another process won the race
-            shutil.rmtree(tmp, ignore_errors=True)
-        except (tarfile.TarError, OSError) as error:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise UserError(f"{path}: could not unpack ({error})") from None
-    return target
+    return build_folder(target, key, lambda folder: unpack(path, folder))
 
 
 def _audio_files(root):
@@ -291,10 +272,33 @@ def split_by_speaker(items, val_speakers=None, val_fraction=0.2):
 FSDD_TEST_TAKES = range(0, 5)  # FSDD's official split: recordings 0-4 of each speaker and digit
 FSDD_VAL_TAKES = range(5, 10)  # carved from the training takes (FSDD names no validation set)
 COMMANDS_EXTRA_FRACTION = 0.1  # silence and unknown clips, each 10% of the keyword clips (Warden 2018)
+STANDARD_SOURCES = {"fsdd": "speech-fsdd", "commands": "speech-commands-v2"}  # the training data, by registry name
+
+
+def _check_standard(dataset):
+    if dataset not in STANDARD_SOURCES:
+        raise UserError(f"--split standard: {dataset} has no published split ({', '.join(STANDARD_SOURCES)})")
+
+
+def standard_root(dataset, data_dir=None):
+    """The folder of the release that `dataset`'s published split trains on."""
+    from datasets.registry import dataset_dir
+    _check_standard(dataset)
+    return dataset_dir(STANDARD_SOURCES[dataset], data_dir)
 
 
 def fsdd_take(path):
     return int(_FSDD_NAME.match(Path(path).name).group(3))
+
+
+def standard_test_items(dataset, data_dir=None):
+    """The test items of `dataset`'s published split: FSDD's takes 0-4, or the separately
+    published Speech Commands test archive."""
+    _check_standard(dataset)
+    if dataset == "fsdd":
+        return [i for i in fsdd_items(standard_root(dataset, data_dir)) if fsdd_take(i[0]) in FSDD_TEST_TAKES]
+    from datasets.registry import dataset_dir
+    return commands_items(dataset_dir("speech-commands-v2-test", data_dir))
 
 
 def standard_split(dataset, data_dir=None, seed=59185):
@@ -307,13 +311,13 @@ def standard_split(dataset, data_dir=None, seed=59185):
       `_unknown_` (the other 25 words, sampled to 10% of the keyword clips) and `_silence_`
       (1-s cuts of _background_noise_ at random volume, 10% too); the test set is the
       separately published test archive (4,890 clips)."""
+    root = standard_root(dataset, data_dir)
     if dataset == "fsdd":
-        items = fsdd_items(default_root("fsdd", data_dir))
+        items = fsdd_items(root)
         pick = lambda takes: [i for i in items if fsdd_take(i[0]) in takes]  # noqa: E731
         return pick(range(10, 1000)), pick(FSDD_VAL_TAKES), pick(FSDD_TEST_TAKES)
     if dataset == "commands":
-        from datasets.registry import dataset_dir
-        root = dataset_dir("speech-commands-v2", data_dir)
+        from datasets.registry import cache_dir
         lists = {}
         for part in ("validation", "testing"):
             listed = root / f"{part}_list.txt"
@@ -325,14 +329,11 @@ def standard_split(dataset, data_dir=None, seed=59185):
             relative = Path(item[0]).relative_to(root).as_posix()
             part = next((p for p in ("validation", "testing") if relative in lists[p]), "training")
             parts[part].append(item)
-        from datasets.registry import cache_dir
         rng = np.random.default_rng(seed)
         noise = background_noise_files(root)
         silence = cache_dir() / "speech" / f"commands-silence-{seed}"  # outside the dataset's class folders
         train, val = (_commands_protocol(parts[p], noise, silence / p, rng) for p in ("training", "validation"))
-        test = commands_items(dataset_dir("speech-commands-v2-test", data_dir))
-        return train, val, test
-    raise UserError(f"--split standard: {dataset} has no published split (fsdd, commands)")
+        return train, val, standard_test_items(dataset, data_dir)
 
 
 def _commands_protocol(items, noise_files, silence_dir, rng):
@@ -348,10 +349,11 @@ def silence_clips(noise_files, count, folder, rng, sample_rate=16000):
     """`count` one-second `_silence_` items cut from the background-noise recordings at a
     random volume, written once as WAV files into `folder`."""
     import soundfile
+    from apps.speech.audio import load_audio
     if count and not noise_files:
         raise UserError("no _background_noise_ recordings to cut _silence_ clips from")
     folder.mkdir(parents=True, exist_ok=True)
-    sounds = [librosa_load(path, sample_rate) for path in noise_files]
+    sounds = [load_audio(path, sample_rate) for path in noise_files]
     label = COMMANDS_CLASSES.index("_silence_")
     items = []
     for n in range(count):
@@ -364,7 +366,3 @@ def silence_clips(noise_files, count, folder, rng, sample_rate=16000):
         items.append((path, label, path.name))
     return items
 
-
-def librosa_load(path, sample_rate):
-    import librosa
-    return librosa.load(path, sr=sample_rate, mono=True)[0]

@@ -82,8 +82,7 @@ def training_arrays(args, config, log=print):
         train_items, val_items, _ = data.standard_split(args.dataset, args.data_dir)
         if args.no_val:
             train_items, val_items = train_items + val_items, []
-        root = data.default_root(args.dataset, args.data_dir) if args.dataset == "fsdd" else \
-            data.dataset_dir_of("speech-commands-v2", args.data_dir)
+        root = data.standard_root(args.dataset, args.data_dir)
         items = train_items + val_items
         return fold_arrays(args, config, root, items, train_items, val_items, log, extra_train_items(args, items))
     root = dataset_root(args.dataset, args.data, args.data_dir)

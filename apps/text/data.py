@@ -8,8 +8,9 @@
 - TREC: the standard 5,452 / 500 split, with a dev set carved from train.
 
 Files come from the registry (`text-sst`, `text-mr`, ...: the published files, or
-the staged archive that holds them all when it is in a data folder). Bytes are decoded as UTF-8, falling back to Latin-1
-(the MR and Subj files are cp1252/Latin-1 with NEL bytes), never failing.
+the staged archive that holds them all when it is in a data folder). Bytes are
+decoded as UTF-8, falling back to Latin-1 (the MR and Subj files are
+cp1252/Latin-1 with NEL bytes), never failing.
 """
 import re
 from pathlib import Path

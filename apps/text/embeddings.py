@@ -102,23 +102,16 @@ def load_named_vectors(name, data_dir=None):
     from datasets import registry
     dataset_name, binary = NAMED_VECTORS[name]
     saved = registry.cache_dir() / "text" / "vectors" / f"{name}.kv.d"
-    if not (saved / "vectors.kv").is_file():
-        dataset = registry.DATASETS[dataset_name]
-        remote = dataset.files[0]
+
+    def convert(folder):
+        remote = registry.DATASETS[dataset_name].files[0]
         if remote.unpack == "zip":  # Stanford's release: one text file, no header, in a zip
-            folder = registry.dataset_dir(dataset_name, data_dir)
-            path, no_header = next(folder.glob("*.txt")), True
+            path, no_header = next(registry.dataset_dir(dataset_name, data_dir).glob("*.txt")), True
         else:  # gensim-data: word2vec format, gzip
             path, no_header = registry.fetch_file(dataset_name, remote.name, data_dir), False
         print(f"reading {path.name} (once; later runs load {saved})")
-        kv = KeyedVectors.load_word2vec_format(str(path), binary=binary, no_header=no_header)
-        import shutil
-        import tempfile
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(dir=saved.parent, prefix=f".{name}-"))
-        kv.save(str(folder / "vectors.kv"))
-        shutil.rmtree(saved, ignore_errors=True)
-        folder.rename(saved)
+        KeyedVectors.load_word2vec_format(str(path), binary=binary, no_header=no_header).save(str(folder / "vectors.kv"))
+    registry.build_folder(saved, dataset_name, convert)  # read and converted once
     return KeyedVectors.load(str(saved / "vectors.kv"), mmap="r")
 
 
