@@ -76,6 +76,7 @@ class Dataset:
 
 _MNIST = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 _FASHION = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+_PETS = "https://www.robots.ox.ac.uk/~vgg/data/pets/data/"
 _SKIMAGE = "https://raw.githubusercontent.com/scikit-image/scikit-image/v0.26.0/skimage/data/"
 _NEURAL_STYLE = ("https://raw.githubusercontent.com/jcjohnson/neural-style/"
                  "07c4b8299f8fbdafec0c514fc820ff1d7ff62e46/examples/inputs/")
@@ -151,6 +152,16 @@ DATASETS = {d.name: d for d in [
         _sha("t10k-labels-idx1-ubyte.gz", _FASHION + "t10k-labels-idx1-ubyte.gz", 5148,
              "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"),
     ), "Xiao, Rasul & Vollgraf 2017, Fashion-MNIST, arXiv:1708.07747"),
+    # The Oxford pages publish no digest; sha256 and sizes as recorded by TensorFlow Datasets
+    # (tensorflow_datasets/datasets/oxford_iiit_pet/checksums.tsv).
+    Dataset("oxford-iiit-pet", "image/oxford-iiit-pet", "Oxford-IIIT Pet: 7,349 photos of 37 cat and dog breeds "
+            "(images/*.jpg) with pixel trimaps (annotations/trimaps/*.png: 1 pet, 2 background, 3 border) and "
+            "the release's trainval.txt / test.txt split (3,680 / 3,669)", "CC BY-SA 4.0", (
+                _sha("images.tar.gz", _PETS + "images.tar.gz", 791918971,
+                     "67195c5e1c01f1ab5f9b6a5d22b8c27a580d896ece458917e61d459337fa318d", unpack="tar"),
+                _sha("annotations.tar.gz", _PETS + "annotations.tar.gz", 19173078,
+                     "52425fb6de5c424942b7626b428656fcbd798db970a937df61750c0f1d358e91", unpack="tar"),
+            ), "Parkhi, Vedaldi, Zisserman & Jawahar 2012, Cats and Dogs, CVPR"),
     Dataset("photos", "image/photos", "Photos and paintings for Deep Dream, style transfer and saliency demos",
             "astronaut: public domain (NASA); chelsea: CC0 (Stefan van der Walt); paintings: public domain", (
                 _sha("astronaut.png", _SKIMAGE + "astronaut.png", 791555,

@@ -24,14 +24,21 @@ def matmul_peak_gflops(size=2048, seconds=3.0):
 
 
 def model_flops(model):
-    """Multiply-adds x 2 of one example's forward pass through the conv and dense layers."""
+    """Multiply-adds x 2 of one example's forward pass through the convolution (plain, grouped,
+    depthwise, transposed) and dense layers; normalization, pooling and activations are not counted."""
     import keras
+    convolutions = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.DepthwiseConv1D,
+                    keras.layers.DepthwiseConv2D)
     total = 0
     for layer in _leaf_layers(model):
-        if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D)):
-            kernel = np.prod(layer.kernel.shape)  # k..., in/groups, out
+        if isinstance(layer, convolutions):
+            # kernel: k..., in/groups, out (or k..., channels, multiplier): one multiply-add per entry per output position
+            kernel = np.prod((layer.depthwise_kernel if hasattr(layer, "depthwise_kernel") else layer.kernel).shape)
             positions = np.prod(layer.output.shape[1:-1])
             total += 2 * int(kernel) * int(positions)
+        elif isinstance(layer, (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose)):
+            # every input position is spread over the whole kernel
+            total += 2 * int(np.prod(layer.kernel.shape)) * int(np.prod(layer.input.shape[1:-1]))
         elif isinstance(layer, keras.layers.Dense):
             positions = np.prod(layer.output.shape[1:-1]) if len(layer.output.shape) > 2 else 1
             total += 2 * int(np.prod(layer.kernel.shape)) * int(positions)

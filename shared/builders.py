@@ -12,6 +12,8 @@ from typing import Optional, Tuple, Union
 import keras
 from keras import layers
 
+from shared.blocks import normalization
+
 Size = Union[int, Tuple[int, ...]]
 
 
@@ -28,7 +30,8 @@ class ConvSpec:
     strides: Size = 1
     padding: str = "same"  # "same", "valid", or "full" (wide convolution, 1D only: n + m - 1 outputs)
     dilation: Size = 1
-    batch_norm: bool = False
+    batch_norm: bool = False  # the same as norm="batch"
+    norm: Optional[str] = None  # one of shared.blocks.NORMS: batch, layer, instance, group, none
     activation: Optional[str] = "relu"
     pool: Optional[str] = None  # None, "max" or "avg"
     pool_size: Size = 2
@@ -58,7 +61,8 @@ def conv_block(x, spec: ConvSpec, name: str):
     """Apply one `ConvSpec` to tensor `x` (batch, *spatial, channels)."""
     rank = len(x.shape) - 2
     conv_cls, max_pool, avg_pool = _layer_classes(rank)
-    use_bias = (not spec.batch_norm) if spec.use_bias is None else spec.use_bias
+    norm_kind = spec.norm or ("batch" if spec.batch_norm else "none")
+    use_bias = (norm_kind == "none") if spec.use_bias is None else spec.use_bias
 
     def conv(y, strides, suffix):
         if spec.padding == "full":  # wide convolution (Kalchbrenner et al. 2014): shared.layers.WideConv1D
@@ -82,7 +86,8 @@ def conv_block(x, spec: ConvSpec, name: str):
                         name=f"{name}_{suffix}")(y)
 
     def norm(y, suffix):
-        return layers.BatchNormalization(name=f"{name}_{suffix}")(y) if spec.batch_norm else y
+        layer = normalization(norm_kind, y.shape[-1], f"{name}_{suffix}")
+        return y if layer is None else layer(y)
 
     if spec.residual:
         shortcut = x

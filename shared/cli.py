@@ -45,6 +45,17 @@ def add_distribute_arg(parser):
                         "replicas; the learning rate is not scaled (default: %(default)s)")
 
 
+def add_transfer_args(parser, init_model_help):
+    """`--init-model MODEL` (what it copies: `init_model_help`, the app's own rule) and `--freeze`
+    (shared/transfer.py)."""
+    from shared.transfer import FREEZE_CHOICES, FREEZE_HELP
+    parser.add_argument("--init-model", metavar="MODEL", help=init_model_help)
+    parser.add_argument("--freeze", choices=FREEZE_CHOICES, default="none",
+                        help="with --init-model, the layers that keep its weights: "
+                        + "; ".join(f"{mode}: {FREEZE_HELP[mode]}" for mode in FREEZE_CHOICES)
+                        + " (default: %(default)s)")
+
+
 def add_evaluate_args(parser, data_help, data_required=True):
     parser.add_argument("--model", required=True, help="a .keras model file saved by this app")
     parser.add_argument("--data", required=data_required, help=data_help)

@@ -406,3 +406,68 @@ class PerChannelEnergyNormalization(keras.layers.Layer):
         config = super().get_config()
         config.update(time_constant=self.time_constant, eps=self.eps)
         return config
+
+
+@keras.saving.register_keras_serializable(package="beyond_pixels")
+class ChannelShuffle(keras.layers.Layer):
+    """ShuffleNet's channel shuffle (Zhang et al. 2018): the channels, seen as `groups`
+    groups of C/g, are transposed to C/g groups of g, so that the next grouped
+    convolution sees channels from every group of the previous one. 1D or 2D."""
+
+    def __init__(self, groups, **kwargs):
+        super().__init__(**kwargs)
+        self.groups = int(groups)
+
+    def build(self, input_shape):
+        if input_shape[-1] % self.groups:
+            raise ValueError(f"{input_shape[-1]} channels do not split into {self.groups} groups")
+
+    def call(self, x):
+        channels = x.shape[-1]
+        grouped = tf.reshape(x, (-1, self.groups, channels // self.groups))
+        return tf.reshape(tf.transpose(grouped, (0, 2, 1)), tf.shape(x))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups}
+
+
+@keras.saving.register_keras_serializable(package="beyond_pixels")
+class SpatialPyramidPooling(keras.layers.Layer):
+    """Spatial pyramid pooling (He, Zhang, Ren & Sun 2014, SPP-net): for each level n, the
+    feature map is cut into n x n bins (n bins in 1D) whose edges are floor(i * H / n) and
+    ceil((i + 1) * H / n), each bin is max- (or average-) pooled, and the pooled bins of all
+    levels are concatenated: a fixed-length vector of C * sum(n^2) values whatever the
+    input's size, so one network takes inputs of any size."""
+
+    def __init__(self, levels=(1, 2, 4), pool="max", **kwargs):
+        super().__init__(**kwargs)
+        if pool not in ("max", "avg"):
+            raise ValueError(f"pool must be 'max' or 'avg', not {pool!r}")
+        self.levels, self.pool = tuple(int(n) for n in levels), pool
+
+    def _bins(self, length, n):
+        return [(tf.cast(tf.math.floor(i * length / n), tf.int32),
+                 tf.cast(tf.math.ceil((i + 1) * length / n), tf.int32)) for i in range(n)]
+
+    def call(self, x):
+        reduce = tf.reduce_max if self.pool == "max" else tf.reduce_mean
+        shape = tf.shape(x)
+        pooled = []
+        for n in self.levels:
+            rows = self._bins(tf.cast(shape[1], tf.float32), n)
+            if len(x.shape) == 3:
+                pooled += [reduce(x[:, lo:hi], axis=1) for lo, hi in rows]
+                continue
+            cols = self._bins(tf.cast(shape[2], tf.float32), n)
+            pooled += [reduce(x[:, r0:r1, c0:c1], axis=(1, 2)) for r0, r1 in rows for c0, c1 in cols]
+        return tf.concat(pooled, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        bins = sum(n ** (len(input_shape) - 2) for n in self.levels)
+        return (input_shape[0], bins * input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "levels": list(self.levels), "pool": self.pool}

@@ -12,4 +12,5 @@ SCHEDULES = {  # name -> (batch size, learning rate)
     "modern": (64, 1e-3),
     "paper": (16, 0.003),
 }
+ARCHITECTURES = ("plain", "residual", "mobile")  # the policy's trunk: AlphaGo's, Cazenave's residual or mobile
 RULES = ("chinese", "japanese")  # how the player ends games: area or territory scoring

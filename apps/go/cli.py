@@ -21,7 +21,7 @@ from shared.errors import UserError
 
 
 def register(subparsers):
-    from apps.go import PRESETS, SCHEDULES
+    from apps.go import ARCHITECTURES, PRESETS, SCHEDULES
 
     train = subparsers.add_parser(
         "train", help="train the policy network on prepared records",
@@ -31,6 +31,10 @@ def register(subparsers):
     train.add_argument("--data", required=True, help="folder made by `run.py go prepare` (index.npz, shards/)")
     train.add_argument("--preset", choices=sorted(PRESETS), default="default",
                        help=", ".join(f"{k}: {v[0]} layers x {v[1]} filters" for k, v in PRESETS.items()))
+    train.add_argument("--arch", choices=ARCHITECTURES, default="plain",
+                       help="plain: AlphaGo's stack of convolutions; residual: residual units of two 3x3 "
+                            "(Cazenave 2018); mobile: MobileNet v2 inverted residuals (Cazenave 2020); all "
+                            "keep the full board and the same head (default: %(default)s)")
     train.add_argument("--layers", type=common.positive_int, help="convolutions in all (overrides the preset)")
     train.add_argument("--filters", type=common.positive_int, help="filters per hidden layer (overrides the preset)")
     train.add_argument("--schedule", choices=sorted(SCHEDULES), default="modern",
@@ -52,9 +56,9 @@ def register(subparsers):
     train.add_argument("--exclude-games", nargs="+", metavar="GLOB",
                        help="leave out games whose name (<archive>/<path>) matches, from training and "
                             "validation, e.g. 'KGS-2017_06*' to test on a later month")
-    train.add_argument("--init-model", metavar="MODEL",
-                       help="start from this policy's weights with a fresh optimizer and schedule "
-                            "(same --layers/--filters), e.g. to train a finished run further")
+    common.add_transfer_args(train, "start from this policy's weights with a fresh optimizer and schedule "
+                             "(same --layers/--filters), e.g. to train a finished run further or to retrain "
+                             "only its head (--freeze all-but-head: the final 1x1 convolution and point biases)")
     common.add_training_args(train, epochs=100, batch_size=None, learning_rate=None, out="runs/go_policy")
     common.add_distribute_arg(train)
     train.set_defaults(func=_train)

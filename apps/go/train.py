@@ -113,10 +113,20 @@ def _training_sources(data, train_records):
     return {"train_sources": sources, "val_fraction": summary["val_fraction"]}
 
 
+def policy_head(model):
+    """The head of a policy network (apps/go/models.py): its last convolution, to one plane, and
+    the per-point biases; every layer before them extracts features."""
+    names = [layer.name for layer in model.layers]  # a functional model lists its layers in graph order
+    last_conv = next(layer.name for layer in reversed(model.layers[:names.index("point_bias")])
+                     if layer.get_weights())
+    return (last_conv, "point_bias")
+
+
 def train(args):
     """Train the policy network; writes model.keras (best validation top-1), logs and metrics to --out."""
-    from shared import training
+    from shared import training, transfer
 
+    transfer.check_options(args.init_model, args.freeze)
     num_layers, filters = models.preset_shape(args.preset, args.layers, args.filters)
     batch_size = args.batch_size or SCHEDULES[args.schedule][0]
     learning_rate = args.learning_rate or SCHEDULES[args.schedule][1]
@@ -151,10 +161,12 @@ def train(args):
     with training.distribution(args.distribute) as strategy:  # before any TensorFlow op: collectives need it
         train_ds = (worker_dataset(0, 1) if packed_input
                     else training_dataset(train_records, batch_size, data_seed, args.input_workers))
-        model = models.build_policy(num_layers, filters)
+        model = models.build_policy(num_layers, filters, arch=args.arch)
         if args.init_model:
             from shared.modelio import copy_weights
-            copy_weights(model, args.init_model, APP, "--preset, --layers, --filters")
+            copy_weights(model, args.init_model, APP, "--arch, --preset, --layers, --filters")
+            frozen = transfer.freeze(model, args.freeze, head=policy_head(model))
+            print(transfer.describe(model, args.freeze, frozen), flush=True)
         total_steps = args.epochs * args.steps_per_epoch
         compile_policy(model, make_optimizer(args.schedule, learning_rate, total_steps, args.halve_every))
 

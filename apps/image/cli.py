@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from apps.image import ARCHITECTURES, NORMS
 from shared import cli as common
 from shared.errors import UserError
 
@@ -22,7 +23,12 @@ APP = "image"
 def register(subparsers):
     train = subparsers.add_parser("train", help="train a classifier", description=train_model.__doc__)
     train.add_argument("--dataset", choices=["mnist", "fashion"], default="mnist")
-    train.add_argument("--arch", choices=["lenet5", "vgg", "resnet"], default="vgg")
+    train.add_argument("--arch", choices=ARCHITECTURES, default="vgg",
+                       help="the network (apps/image/models.py; compared in docs/architectures.md) "
+                            "(default: %(default)s)")
+    train.add_argument("--norm", choices=NORMS, default=None,
+                       help="normalization in every block: batch, layer, instance, group or none "
+                            "(default: the architecture's paper: none for lenet5, alexnet, squeezenet; else batch)")
     train.add_argument("--width", type=common.positive_int, default=32, help="filters in the first stage")
     train.add_argument("--convs-per-stage", type=int, nargs=3, default=[2, 2, 2], metavar="N",
                        help="vgg: 3x3 convolutions in each of the three stages (default: 2 2 2; "
@@ -34,6 +40,10 @@ def register(subparsers):
                        help="'full' (the default when given alone): random shifts, rotations for digits "
                             "and flips for clothes; 'flip': left-right flips only (fashion)")
     train.add_argument("--val-size", type=int, default=5000, help="validation images carved from train")
+    common.add_transfer_args(train, "transfer: copy the weights of every layer of MODEL (an image model of the "
+                             "same --arch, --width and --convs-per-stage) whose name and shape match, e.g. the "
+                             "convolutions of an MNIST model into a Fashion-MNIST one; a softmax of another "
+                             "class count starts fresh")
     common.add_data_dir(train)
     common.add_training_args(train, epochs=12, batch_size=128, learning_rate=2e-3, out="runs/image")
     common.add_distribute_arg(train)
@@ -99,14 +109,15 @@ def _save(dataset, class_names):
 
 
 def train_model(args):
-    """Train a LeNet-5, VGG or ResNet on MNIST or Fashion-MNIST; validation is carved
+    """Train a classifier (LeNet-5 ... ShuffleNet: --arch) on MNIST or Fashion-MNIST; validation is carved
     from the training images. Writes model.keras (best validation epoch),
     config.json, metrics.json, log.csv and TensorBoard logs to --out."""
     import keras
 
     from apps.image import data, models
-    from shared import training
+    from shared import training, transfer
 
+    transfer.check_options(args.init_model, args.freeze)
     if args.augment == "flip" and args.dataset != "fashion":
         raise UserError("--augment flip is for fashion: a mirrored digit is not the same digit")
     if args.arch != "vgg" and (args.convs_per_stage != [2, 2, 2] or args.dropout != 0.3):
@@ -125,7 +136,8 @@ def train_model(args):
     with training.distribution(args.distribute) as strategy:
         model = models.build_model(args.arch, len(class_names), width=args.width, augment=args.augment,
                                    dataset=args.dataset, convs_per_stage=args.convs_per_stage,
-                                   dropout=args.dropout)
+                                   dropout=args.dropout, norm=args.norm)
+        frozen = _init_and_freeze(model, args) if args.init_model else []
         steps = args.epochs * -(-len(x_train) // args.batch_size)
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=max(1, steps - steps // 20), warmup_target=args.learning_rate,
@@ -133,7 +145,8 @@ def train_model(args):
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         config = common.training_config(args, train_examples=len(x_train), val_examples=len(x_val),
-                                        parameters=model.count_params())
+                                        parameters=model.count_params(), frozen_layers=frozen,
+                                        trainable_parameters=transfer.counts(model)["trainable_parameters"])
         save = _save(args.dataset, class_names)
         common_options = dict(out_dir=args.out, epochs=args.epochs, config=config,
                               save=lambda m, p: save(m, p, config), resume=args.resume, patience=args.patience,
@@ -148,6 +161,33 @@ def train_model(args):
     print(f"best val_accuracy {metrics['best_val_accuracy']:.4f} at epoch {metrics['best_epoch']}; "
           f"model: {metrics['model']}")
     return 0
+
+
+NETWORK_OPTIONS = ("arch", "width", "convs_per_stage")  # what decides the conv layers' names and shapes
+
+
+def _init_and_freeze(model, args):
+    """--init-model and --freeze: copy the source's matching layers into `model`, then freeze
+    (before compile); returns the frozen layers' names."""
+    from shared import transfer
+    from shared.modelio import copy_matching_layers
+
+    def same_network(meta):
+        theirs = meta.get("config", {})
+        differ = [f"--{key.replace('_', '-')} {_option_text(theirs[key])} (this run: {_option_text(getattr(args, key))})"
+                  for key in NETWORK_OPTIONS if key in theirs and theirs[key] != getattr(args, key)]
+        if differ:
+            raise UserError(f"--init-model {args.init_model}: its network differs: {', '.join(differ)}; its "
+                            "convolutions are copied only into the same architecture and width")
+    copied, fresh = copy_matching_layers(model, args.init_model, APP, check=same_network)
+    print(f"init: {len(copied)} layers from {args.init_model}; fresh: {', '.join(fresh) or 'none'}", flush=True)
+    frozen = transfer.freeze(model, args.freeze, copied=copied)
+    print(transfer.describe(model, args.freeze, frozen), flush=True)
+    return frozen
+
+
+def _option_text(value):
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def _predict_probabilities(model, x, batch_size):

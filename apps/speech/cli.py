@@ -152,7 +152,8 @@ def _add_train_args(train):
                        "(default: the registry's archive, found via --data-dir/$BEYOND_PIXELS_DATA)")
     train.add_argument("--arch", choices=ARCHITECTURES, default="freq",
                        help="freq: frequency-axis CNN (full weight sharing); freq-lws: limited weight "
-                       "sharing; trad-fpool3: Sainath & Parada's 2D baseline")
+                       "sharing; trad-fpool3: Sainath & Parada's 2D baseline; ds-cnn: depthwise-separable (Zhang et al. "
+                       "2017); residual: res8 (Tang & Lin 2018)")
     train.add_argument("--val-speakers", nargs="*", help="speakers held out for validation "
                        "(default: a salted hash of the speaker picks --val-fraction of them)")
     train.add_argument("--val-fraction", type=float, default=0.2)
@@ -206,10 +207,10 @@ def _add_train_args(train):
                        help="more training clips in the dataset's layout (e.g. `speech synth` voices): added to "
                             "every training split, never validated on. FSDD also takes a Speech Commands folder "
                             "or archive: its spoken digits (zero ... nine)")
-    train.add_argument("--init-model", metavar="MODEL",
-                       help="warm start (transfer): copy the weights of every layer of MODEL (a speech model) whose "
-                       "name and shape match, e.g. the conv layers of a Speech Commands model into an FSDD one; "
-                       "a softmax with another class count starts fresh. Its features must be computed alike")
+    common.add_transfer_args(train, "warm start (transfer): copy the weights of every layer of MODEL (a speech "
+                             "model) whose name and shape match, e.g. the conv layers of a Speech Commands model "
+                             "into an FSDD one; a softmax with another class count starts fresh. Its features "
+                             "must be computed alike")
     train.add_argument("--init-layers", nargs="+", metavar="PREFIX",
                        help="with --init-model: copy only the layers whose names start with these, e.g. `conv` "
                        "for the convolutions (default: every matching layer)")

@@ -17,6 +17,16 @@
   baseline: conv 64 x (20 time, 8 freq) + max-pool (1, 3) in frequency, conv
   64 x (10, 4), a linear low-rank layer of 32, a 128-unit ReLU layer, softmax.
 
+- `ds-cnn` (Zhang, Suda, Lai & Chandra 2017, "Hello Edge: Keyword Spotting on
+  Microcontrollers", DS-CNN-S): a conv of 64 x (10 time, 4 freq), stride 2 x 2, then
+  four depthwise-separable blocks of 64 (3x3 depthwise, 1x1 pointwise, batch norm and
+  ReLU after each), global average pooling, softmax.
+- `residual` (Tang & Lin 2018, "Deep Residual Learning for Small-Footprint Keyword
+  Spotting", res8): a 3x3 conv of 45 maps, 4 x 3 (time x freq) average pooling, three
+  residual units of two 3x3 convs with batch norm, global average pooling, softmax.
+  (The paper orders each conv as conv, ReLU, batch norm; here batch norm comes before
+  the ReLU, as in He et al.'s units.)
+
 Every model starts with a Normalization layer adapted on the training
 features (per mel band and channel), so the saved file needs nothing else.
 With `frontend="pcen"` a trainable per-channel energy normalisation
@@ -29,6 +39,7 @@ import keras
 from keras import layers
 
 from apps.speech import ARCHITECTURES, FRONTENDS
+from shared import blocks
 from shared.builders import ConvSpec, classifier_head, conv_stack
 
 PCEN_TIME_CONSTANT = 40  # frames: 0.4 s at a 10 ms hop, the paper's and librosa's default
@@ -90,6 +101,26 @@ def cnn_trad_fpool3(input_shape, num_classes, *, dropout=0.3, normalizer_data=No
     return keras.Model(inputs, outputs, name="cnn_trad_fpool3")
 
 
+def ds_cnn(input_shape, num_classes, *, filters=64, blocks_count=4, dropout=0.2, normalizer_data=None,
+           frontend="log"):
+    inputs, x = _input(input_shape, normalizer_data, frontend)
+    kernel = (min(10, input_shape[0]), min(4, input_shape[1]))
+    x = blocks.conv_norm_act(x, filters, kernel, "conv1", "batch", strides=2)
+    for i in range(blocks_count):
+        x = blocks.separable_block(x, filters, f"separable{i + 1}", "batch")
+    outputs = classifier_head(x, num_classes, global_pool="avg", dropout=dropout)
+    return keras.Model(inputs, outputs, name="ds_cnn")
+
+
+def residual_cnn(input_shape, num_classes, *, filters=45, units=3, dropout=0.0, normalizer_data=None,
+                 frontend="log"):
+    inputs, x = _input(input_shape, normalizer_data, frontend)
+    x = conv_stack(x, [ConvSpec(filters, 3, norm="batch", pool="avg", pool_size=(4, 3))], name="stem")
+    x = conv_stack(x, [ConvSpec(filters, 3, norm="batch", residual=True) for _ in range(units)], name="res")
+    outputs = classifier_head(x, num_classes, global_pool="avg", dropout=dropout)
+    return keras.Model(inputs, outputs, name="res8")
+
+
 def build_model(arch, input_shape, num_classes, normalizer_data=None, **options):
     if arch in ("freq", "freq-lws"):
         return freq_cnn(input_shape, num_classes, lws=arch == "freq-lws", normalizer_data=normalizer_data,
@@ -97,4 +128,9 @@ def build_model(arch, input_shape, num_classes, normalizer_data=None, **options)
     if arch == "trad-fpool3":
         return cnn_trad_fpool3(input_shape, num_classes, normalizer_data=normalizer_data,
                                dropout=options.get("dropout", 0.3), frontend=options.get("frontend", "log"))
+    if arch in ("ds-cnn", "residual"):
+        builder = ds_cnn if arch == "ds-cnn" else residual_cnn
+        return builder(input_shape, num_classes, normalizer_data=normalizer_data,
+                       dropout=options.get("dropout", 0.2 if arch == "ds-cnn" else 0.0),
+                       frontend=options.get("frontend", "log"))
     raise ValueError(f"unknown architecture {arch!r}; choose from {ARCHITECTURES}")

@@ -26,8 +26,10 @@ def _save_fn(preprocessing):
 def feature_config(args):
     """The FeatureConfig of a train/cv command line (the dataset's defaults plus its flags), checked."""
     from apps.speech.examples import DEFAULT_FEATURES
+    from shared.transfer import check_options
     if args.init_layers and not args.init_model:  # checked first: before any data is read
         raise UserError("--init-layers: give the model to copy them from with --init-model")
+    check_options(args.init_model, args.freeze)
     if args.speaker_norm and args.dataset == "timit":
         raise UserError("--speaker-norm: for clip datasets (fsdd, commands)")
     check_tta(args.tta_vad_db, [args.placement] if args.dataset != "timit" else [])
@@ -217,7 +219,7 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
     import keras
 
     from apps.speech import examples, models
-    from shared import training
+    from shared import training, transfer
     from shared.modelio import copy_matching_layers
 
     training.set_seed(args.seed)
@@ -225,7 +227,7 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
     names = examples.class_names(args.dataset)
     # `train` has --distribute, `cv` does not; the model is built and trained under the strategy
     with training.distribution(getattr(args, "distribute", "none")) as strategy:
-        options = {} if args.arch == "trad-fpool3" else dict(
+        options = {} if args.arch in ("trad-fpool3", "ds-cnn", "residual") else dict(
             context=context, time_bins=1 if args.dataset == "timit" else args.time_bins,
             context_stride=1 if args.dataset == "timit" else args.context_stride,
             filters=tuple(args.filters), hidden=args.hidden)
@@ -238,13 +240,18 @@ def fit_arrays(args, config, x_train, y_train, x_val, y_val, context, extra, out
         soft = len(names) if args.label_smoothing or args.mixup else None
         loss = (keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing) if soft
                 else "sparse_categorical_crossentropy")
-        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=loss, metrics=["accuracy"])
-        if args.init_model:
+        frozen = []
+        if args.init_model:  # copied and frozen before compile: Keras reads `trainable` when compiling
             copied, fresh = copy_matching_layers(model, args.init_model, APP, check=_same_features_as(config),
                                                  prefixes=args.init_layers)
             print(f"init: {len(copied)} layers from {args.init_model} ({', '.join(copied)}); fresh: "
                   f"{', '.join(fresh) or 'none'}", flush=True)
+            frozen = transfer.freeze(model, args.freeze, copied=copied)
+            print(transfer.describe(model, args.freeze, frozen), flush=True)
+        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4), loss=loss, metrics=["accuracy"])
         run_config = common.training_config(args, **extra, context=context, parameters=model.count_params(),
+                                            frozen_layers=frozen,
+                                            trainable_parameters=transfer.counts(model)["trainable_parameters"],
                                             features=config.to_dict(), augment=dataclasses.asdict(augment_config(args)))
         run_config["out"] = str(out)
         preprocessing = {"dataset": args.dataset, "task": "frames" if args.dataset == "timit" else "clips",

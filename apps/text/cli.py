@@ -52,8 +52,7 @@ def register(subparsers):
                             help="kim: filter widths (default: 3 4 5, Kim's)")
         parser.add_argument("--no-phrases", action="store_true",
                             help="SST: train on the training sentences only, not on all phrases")
-        parser.add_argument("--init-model", metavar="MODEL",
-                            help="start from this model's weights: of the same task (same options and "
+        common.add_transfer_args(parser, "start from this model's weights: of the same task (same options and "
                                  "vocabulary), e.g. to train a finished run further with a fresh optimizer; or "
                                  "of another task (transfer, e.g. from --task reviews): its word vectors for "
                                  "the words both vocabularies hold and its layers of the same name and shapes")

@@ -103,8 +103,9 @@ def init_weights(model, path, task, vocab):
 def train_once(args, task, train, dev, out_dir, verbose="auto"):
     """Train one model on (texts, labels) `train`, choosing the epoch on `dev`; returns (metrics, vocab, rule)."""
     from apps.text.data import TASKS, batches, tokenize_all
-    from shared import training
+    from shared import training, transfer
 
+    transfer.check_options(args.init_model, args.freeze)
     training.set_seed(args.seed)
     training.set_precision(args.mixed_bfloat16)
     texts, labels = train
@@ -117,6 +118,8 @@ def train_once(args, task, train, dev, out_dir, verbose="auto"):
         model = build(args, len(vocab), len(classes), matrix)
         if args.init_model:
             init_weights(model, args.init_model, task, vocab)
+            frozen = transfer.freeze(model, args.freeze)  # before compile: Keras reads `trainable` then
+            print(transfer.describe(model, args.freeze, frozen), flush=True)
         cosine = args.lr_decay == "cosine"
         decay_steps = args.epochs * -(-len(texts) // args.batch_size) if cosine else None
         model.compile(optimizer=optimizer(args.optimizer, args.learning_rate, decay_steps),
@@ -145,6 +148,8 @@ def train_model(args):
     the dev sentences. TREC: dev carved from train. (MR, Subj, CR, MPQA: use crossval.)
     Writes model.keras (best dev epoch), config.json, metrics.json, log.csv to --out."""
     from apps.text.data import load_task
+    from shared.transfer import check_options
+    check_options(args.init_model, args.freeze)  # before the data are read
     splits = load_task(args.task, args.data_dir, seed=args.seed)
     train = splits["train_sentences"] if args.no_phrases and "train_sentences" in splits else splits["train"]
     metrics, _, _ = train_once(args, args.task, train, splits["dev"], args.out)
