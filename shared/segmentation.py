@@ -181,3 +181,11 @@ def dominant_class(model, x, background=0):
     counts = np.bincount(predicted.ravel(), minlength=pixels.output_shape[-1])
     counts[background] = 0
     return int(counts.argmax()) if counts.any() else background
+
+
+def gradcam_layer(model):
+    """The last convolution with a kernel wider than 1x1 (U-Net: the last decoder conv; FCN: the
+    fc conv): the layers after it only score classes, where Grad-CAM would show the scores."""
+    convs = [layer.name for layer in model.layers
+             if isinstance(layer, layers.Conv2D) and max(layer.kernel_size) > 1]
+    return convs[-1]

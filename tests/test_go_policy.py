@@ -188,3 +188,38 @@ def test_a_small_net_learns_to_predict_moves():
     model.fit(x, y, epochs=60, batch_size=24, verbose=0)
     after = model.evaluate(x, y, verbose=0)[1]
     assert before < 0.1 and after > 0.6, (before, after)
+
+
+def test_residual_and_mobile_policies_by_hand():
+    """Both keep the 19x19 (here 9x9) grid, the 5x5 first layer and the policy head."""
+    stem = 25 * 48 * 8 + 4 * 8  # 5x5 over 48 planes, no bias (batch norm follows)
+    head = 8 + 81  # 1x1 to one plane without bias, one bias per point
+    residual = build_policy(4, 8, board_size=9, arch="residual")  # one unit of two 3x3s
+    assert residual.count_params() == stem + 2 * (9 * 8 * 8 + 4 * 8) + head
+    mobile = build_policy(4, 8, board_size=9, arch="mobile")  # two inverted residuals, expansion 6
+    per_block = 8 * 48 + 4 * 48 + 9 * 48 + 4 * 48 + 48 * 8 + 4 * 8
+    assert mobile.count_params() == stem + 2 * per_block + head
+    for model in (residual, mobile):
+        assert not any("pool" in type(layer).__name__.lower() for layer in model.layers)
+        assert all(layer.output.shape[1:3] == (9, 9) for layer in model.layers
+                   if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)))
+    with pytest.raises(ValueError, match="unknown architecture"):
+        build_policy(4, 8, arch="dense")
+
+
+@pytest.mark.parametrize("arch", ["residual", "mobile"])
+def test_the_variants_learn_to_predict_moves(arch):
+    keras.utils.set_random_seed(1)
+    planes, moves = [], []
+    for seed in range(6):
+        for position, move in random_game(9, 12, seed)[:-1]:
+            planes.append(features(position))
+            moves.append(move[0] * 9 + move[1])
+    x, y = np.stack(planes).astype(np.float32), np.array(moves)
+    model = build_policy(4, 32, board_size=9, arch=arch)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x, y, epochs=60, batch_size=24, verbose=0)
+    # training mode: batch statistics, as in the fit (the running averages lag a run this short)
+    predicted = np.asarray(model(x, training=True)).argmax(1)
+    assert np.mean(predicted == y) > 0.6

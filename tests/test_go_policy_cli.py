@@ -71,6 +71,22 @@ def test_init_model_warm_starts_with_the_same_shape_only(trained, games, tmp_pat
     assert code == 2 and "layers differ" in err and "--filters" in err
 
 
+def test_freeze_all_but_head_trains_only_the_last_convolution_and_biases(trained, games, tmp_path, capsys):
+    code, out, _ = _run(["go", "train", "--data", str(games / "records"), "--layers", "3", "--filters", "8",
+                         "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "16", "--val-positions", "32",
+                         "--measure-positions", "16", "--learning-rate", "0.01", "--init-model",
+                         str(trained / "model.keras"), "--freeze", "all-but-head", "--quiet",
+                         "--out", str(tmp_path / "head")], capsys)
+    assert code == 0 and "freeze all-but-head: 2 layers frozen (conv1_conv, conv2_conv)" in out
+    source = keras.saving.load_model(trained / "model.keras", compile=False)
+    tuned = keras.saving.load_model(tmp_path / "head" / "model.keras", compile=False)
+    for name in ("conv1_conv", "conv2_conv"):
+        for before, after in zip(source.get_layer(name).get_weights(), tuned.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(after, before)
+    assert not np.array_equal(source.get_layer("conv3_conv").get_weights()[0],
+                              tuned.get_layer("conv3_conv").get_weights()[0])
+
+
 def test_evaluate_counts_every_non_pass_move_and_skips_broken_games(trained, games, capsys):
     code, out, err = _run(["go", "evaluate", "--model", str(trained / "model.keras"), "--data",
                            str(games / "sgf"), "--json"], capsys)

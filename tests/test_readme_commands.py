@@ -50,6 +50,10 @@ FAST = {
     ("go", "visualize"): ["--steps", "2"],
     ("image", "train"): TRAIN + ["--val-size", "256"],
     ("image", "visualize"): ["--steps", "2", "--size", "64"],
+    # segmentation: 256 canvases of a narrow two-stage net, one epoch of two (keyed by app, command, subcommand)
+    ("image", "segment", "train"): ["--canvases", "256", "--val-canvases", "64", "--width", "4", "--depth", "2",
+                                    "--epochs", "2", "--time-budget", "0.001"],
+    ("image", "segment", "evaluate"): ["--count", "64"],
     ("speech", "train"): TRAIN,
     ("speech", "cv"): ["--epochs", "1", "--limit", "256", "--time-budget", "0.001"],
     ("speech", "synth"): ["--voices", "2"],
@@ -79,6 +83,9 @@ PARSE_ONLY = [  # (README, a word of the command, why)
     ("apps/go/README.md", "runs/go_match_chinese", "as runs/go_match"),
     ("apps/image/README.md", "runs/resnet", "as runs/lenet5 with the augmented ResNet, 15-30 s even for 256 "
      "images (tests/test_image_models.py builds it); --resume runs in the Go guide"),
+    ("apps/image/README.md", "runs/segment_pet", "downloads Oxford-IIIT Pet (811 MB; tests/test_image_segment.py "
+     "fetches a small release in its layout from a loopback server, trains and evaluates on it)"),
+    ("apps/image/README.md", "runs/segment_pet/model.keras", "needs runs/segment_pet"),
     ("apps/speech/README.md", "speech-fsdd", "downloads the FSDD release (no network in tests; "
      "tests/test_datasets_layouts.py fetches each kind from a loopback server)"),
     ("apps/speech/README.md", "runs/fsdd_standard", "needs the FSDD release (tests/test_datasets_layouts.py trains "
@@ -184,7 +191,7 @@ def _expand(argv):
 
 
 def _appended(argv):
-    return argv + FAST.get(tuple(argv[:2]), [])
+    return argv + FAST.get(tuple(argv[:3]), FAST.get(tuple(argv[:2]), []))
 
 
 def _write_idx(folder, images, labels):

@@ -239,6 +239,24 @@ def test_init_model_copies_the_matching_layers_and_checks_the_features(trained, 
     assert "its features differ: sample_rate 8000 (this run: 16000) (see --sample-rate)" in capsys.readouterr().err
 
 
+def test_freeze_conv_keeps_the_copied_convolutions(trained, small_fsdd, tmp_path, capsys):
+    from shared.modelio import load_model
+    out = tmp_path / "frozen"
+    assert run.main(["speech", "train", "--dataset", "fsdd", "--data", str(small_fsdd), "--val-speakers", "lucas",
+                     "--epochs", "1", "--filters", "8", "8", "--hidden", "16", "--init-model",
+                     str(trained / "model.keras"), "--freeze", "conv", "--out", str(out)]) == 0
+    assert "freeze conv: 4 layers frozen (conv1_conv, conv1_bn, conv2_conv, conv2_bn)" in capsys.readouterr().out
+    source, _ = load_model(trained / "model.keras")
+    tuned, _ = load_model(out / "model.keras")
+    for name in ("conv1_conv", "conv1_bn", "conv2_conv", "conv2_bn"):
+        for before, after in zip(source.get_layer(name).get_weights(), tuned.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(after, before)
+    assert not np.array_equal(source.get_layer("head_dense1").get_weights()[0],
+                              tuned.get_layer("head_dense1").get_weights()[0])  # copied, and trained on
+    config = json.loads((out / "config.json").read_text())
+    assert config["freeze"] == "conv" and config["frozen_layers"][0] == "conv1_conv"
+
+
 def test_sample_rate_sets_the_band_edge():
     from apps.speech.train import feature_config
     parse = run.build_parser().parse_args

@@ -127,3 +127,39 @@ def test_freq_cnn_learns_formant_like_patterns_that_move_in_time(arch):
                   metrics=["accuracy"])
     model.fit(x[:180], y[:180], epochs=12, batch_size=32, verbose=0)
     assert model.evaluate(x[180:], y[180:], verbose=0)[1] >= 0.9
+
+
+def test_ds_cnn_follows_hello_edge_and_res8_follows_tang_and_lin():
+    ds = models.build_model("ds-cnn", (101, 40, 3), 12)
+    assert ds.get_layer("conv1_conv").kernel_size == (10, 4) and ds.get_layer("conv1_conv").strides == (2, 2)
+    depthwise = [layer for layer in ds.layers if isinstance(layer, keras.layers.DepthwiseConv2D)]
+    assert len(depthwise) == 4 and all(layer.kernel_size == (3, 3) for layer in depthwise)
+    # each block: depthwise 3x3 over 64 maps + BN, pointwise 64 x 64 + BN
+    block = 9 * 64 + 4 * 64 + 64 * 64 + 4 * 64
+    first = 10 * 4 * 3 * 64 + 4 * 64
+    normalization = 3 * 40 * 2 + 1  # per band and channel: mean, variance; the sample count
+    assert ds.count_params() == normalization + first + 4 * block + 64 * 12 + 12
+    res8 = models.build_model("residual", (101, 40, 3), 12)
+    assert res8.get_layer("stem1_avgpool").pool_size == (4, 3)
+    convs = [layer for layer in res8.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) == 7 and {layer.filters for layer in convs} == {45}  # res8: 1 + 3 units of 2
+
+
+@pytest.mark.parametrize("arch", ["ds-cnn", "residual"])
+def test_ds_cnn_and_res8_learn_formant_like_patterns(arch):
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    n, frames, bands = 240, 30, 24
+    y = rng.integers(0, 3, size=n)
+    x = rng.normal(scale=0.3, size=(n, frames, bands, 1)).astype("float32")
+    for i, label in enumerate(y):
+        start = rng.integers(0, frames - 8)
+        x[i, start:start + 8, [3 + 6 * label, 6 + 6 * label], 0] += 2.0
+    model = models.build_model(arch, (frames, bands, 1), 3, normalizer_data=x, dropout=0.0)
+    for layer in model.layers:  # running averages that keep up with a run this short
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.8
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x[:180], y[:180], epochs=12, batch_size=32, verbose=0)
+    assert model.evaluate(x[180:], y[180:], verbose=0)[1] >= 0.6  # chance: 1/3

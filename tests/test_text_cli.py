@@ -109,6 +109,23 @@ def test_init_model_warm_starts_and_refuses_a_mismatch(trained, tmp_path):
                          tmp_path / "other", verbose=0)
 
 
+def test_freeze_conv_keeps_the_source_convolutions(trained, tmp_path):
+    import keras
+    source_dir, _ = trained
+    arch = next(source_dir.glob("*/model.keras")).parent.name
+    args = _args(tmp_path, arch)
+    args.epochs, args.init_model, args.freeze = 1, _model(source_dir), "conv"
+    train.train_once(args, "mr", _synthetic(400, 0), _synthetic(100, 1), args.out, verbose=0)
+    source = keras.saving.load_model(_model(source_dir), compile=False)
+    tuned = keras.saving.load_model(_model(tmp_path), compile=False)
+    convs = [layer.name for layer in source.layers if layer.name.startswith("conv")]
+    assert convs
+    for name in convs:
+        for before, after in zip(source.get_layer(name).get_weights(), tuned.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(after, before)
+    assert not np.array_equal(source.get_layer("softmax").get_weights()[0], tuned.get_layer("softmax").get_weights()[0])
+
+
 def test_crossval_writes_its_summary_after_every_fold(tmp_path, monkeypatch):
     """A run stopped after fold k reports k folds: crossval.json is there before the next fold trains."""
     from apps.text import data

@@ -69,6 +69,12 @@ def register(subparsers):
                                         "Deep Dream, style transfer")
     _add_visualize_arguments(show)
 
+    from apps.image import segment  # its module level imports no TensorFlow
+    segmentation = subparsers.add_parser("segment", help="per-pixel classes: FCN / U-Net on MNIST canvases or "
+                                         "Oxford-IIIT Pet (train, evaluate, predict)",
+                                         description=segment.__doc__.split("\n\n")[0])
+    segment.register(segmentation.add_subparsers(dest="segment_command", required=True))
+
 
 def _add_visualize_arguments(parser):
     """The options of `run.py image visualize`."""
@@ -137,7 +143,7 @@ def train_model(args):
         model = models.build_model(args.arch, len(class_names), width=args.width, augment=args.augment,
                                    dataset=args.dataset, convs_per_stage=args.convs_per_stage,
                                    dropout=args.dropout, norm=args.norm)
-        frozen = _init_and_freeze(model, args) if args.init_model else []
+        frozen = init_and_freeze(model, args, class_names) if args.init_model else []
         steps = args.epochs * -(-len(x_train) // args.batch_size)
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, decay_steps=max(1, steps - steps // 20), warmup_target=args.learning_rate,
@@ -166,11 +172,14 @@ def train_model(args):
 NETWORK_OPTIONS = ("arch", "width", "convs_per_stage")  # what decides the conv layers' names and shapes
 
 
-def _init_and_freeze(model, args):
+def init_and_freeze(model, args, class_names):
     """--init-model and --freeze: copy the source's matching layers into `model`, then freeze
-    (before compile); returns the frozen layers' names."""
+    (before compile); returns the frozen layers' names. The classifier head is copied only
+    from a model of the same classes (a run continued on its dataset): a digit's weights
+    would be a wrong start for a garment even with as many classes, so from another dataset
+    the head starts fresh."""
     from shared import transfer
-    from shared.modelio import copy_matching_layers
+    from shared.modelio import copy_matching_layers, read_metadata
 
     def same_network(meta):
         theirs = meta.get("config", {})
@@ -179,7 +188,10 @@ def _init_and_freeze(model, args):
         if differ:
             raise UserError(f"--init-model {args.init_model}: its network differs: {', '.join(differ)}; its "
                             "convolutions are copied only into the same architecture and width")
-    copied, fresh = copy_matching_layers(model, args.init_model, APP, check=same_network)
+    same_classes = read_metadata(args.init_model).get("preprocessing", {}).get("class_names") == list(class_names)
+    head = transfer.head_layers(model)
+    copied, fresh = copy_matching_layers(model, args.init_model, APP, check=same_network, prefixes=None if same_classes
+                                         else [layer.name for layer in model.layers if layer.name not in head])
     print(f"init: {len(copied)} layers from {args.init_model}; fresh: {', '.join(fresh) or 'none'}", flush=True)
     frozen = transfer.freeze(model, args.freeze, copied=copied)
     print(transfer.describe(model, args.freeze, frozen), flush=True)
@@ -317,10 +329,14 @@ def demo(out_dir, minutes, data_dir):
     save_figure(fig, out_dir / "predictions.png")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     gallery = _visualize_for_demo(out_dir / "run" / "model.keras", out_dir / "viz", data_dir)
+    from apps.image import segment
+    # segmentation gets a sixth of the budget (at least a few epochs of its 1,000 canvases)
+    segmentation = segment.demo(out_dir / "segment", max(0.3, minutes / 6), data_dir)
     return (f"## image: MNIST\n\nA VGG (width 16) trained for {train_minutes:.1f} min "
             f"on {limit:,} training digits.\nValidation accuracy on 5,000 held-out training digits: "
             f"**{metrics['accuracy']:.4f}** (n={metrics['n']}).\n\n"
-            f"![confusion](image/confusion.png)\n\n![predictions](image/predictions.png)\n\n{gallery}\n")
+            f"![confusion](image/confusion.png)\n\n![predictions](image/predictions.png)\n\n{gallery}\n"
+            f"\n{segmentation}")
 
 
 def _demo_without_data(out_dir, missing):

@@ -215,7 +215,13 @@ def photo(name, data_dir=None):
 
 def _model_input(path, meta):
     from apps.image.preprocess import load_image, to_model_input
+    if _segmentation(meta):
+        from apps.image.segment import to_model_input
     return to_model_input(load_image(path), meta["preprocessing"]).astype(np.float32)
+
+
+def _segmentation(meta):
+    return meta["preprocessing"].get("task") == "segmentation"
 
 
 def _regularizers(args):
@@ -267,21 +273,28 @@ def write_explanations(model, meta, images, out, class_index=None, layer=None, k
     low, high = viz.input_range(model, meta["preprocessing"])
     names = meta["preprocessing"].get("class_names") or [str(i) for i in range(model.output_shape[-1])]
     rank = viz.spatial_rank(model)
+    if _segmentation(meta):  # the last 3x3 conv: the 1x1 convs after it are class scores
+        from shared.segmentation import dominant_class, gradcam_layer
+        layer = layer or gradcam_layer(model)
     layer = layer or viz.conv_layers(model)[-1]
     pictures, titles = [], []
     for x in images:
+        if _segmentation(meta) and class_index is None:  # background fills most pixels: explain a digit
+            class_index_x = dominant_class(model, x)
+        else:
+            class_index_x = class_index
         pictures.append(viz.input_picture(x, rank, low, high))
         titles.append("input")
         for kind in kinds:
             if kind == "gradcam":
-                picture, cls = viz.grad_cam(model, x, layer, class_index)
+                picture, cls = viz.grad_cam(model, x, layer, class_index_x)
             else:
                 if kind == "saliency":
-                    grad, cls = viz.saliency(model, x, class_index)
+                    grad, cls = viz.saliency(model, x, class_index_x)
                 elif kind == "smoothgrad":
-                    grad, cls = viz.smoothgrad(model, x, class_index, value_range=high - low)
+                    grad, cls = viz.smoothgrad(model, x, class_index_x, value_range=high - low)
                 else:
-                    grad, cls = viz.integrated_gradients(model, x, class_index, baseline=np.full_like(x, low))
+                    grad, cls = viz.integrated_gradients(model, x, class_index_x, baseline=np.full_like(x, low))
                 picture = viz.saliency_map(grad, rank)
             pictures.append(picture)
             titles.append(f"{EXPLANATION_TITLES[kind]}" + (f" ({layer})" if kind == "gradcam" else "")
@@ -334,6 +347,10 @@ def _standard_inputs(args, model, meta):
     kept in the repository for it (both roles)."""
     from apps.image import data
     dataset = meta["preprocessing"].get("dataset", "mnist")
+    if _segmentation(meta):  # validation canvases / photos, as the model was trained
+        from apps.image.segment import load_data
+        x, _ = load_data(dataset, "validation", meta["config"], args.data_dir)
+        return [picture.astype(np.float32) for picture in x[:4]], [picture.astype(np.float32) for picture in x[4:10]]
     try:
         x, y = data.load_split(dataset, "train", args.data_dir)
     except UserError as missing:
@@ -389,9 +406,16 @@ def run(args):
     """Pictures of what an image model learned, written as PNGs into --out:
     filters, activation maps, activation maximization (filter, unit or class,
     with L1 / total-variation / jitter / blur regularizers), saliency, Grad-CAM,
-    Deep Dream and neural style transfer. With no choice, the standard set."""
+    Deep Dream and neural style transfer. With no choice, the standard set.
+    A segmentation model is explained through the score of a class summed over
+    the pixels predicted as that class (over the whole map where there are none;
+    `shared.segmentation.class_score_model`); with no --class, the class other
+    than background predicted on most pixels of each picture."""
     from shared.modelio import load_model
     model, meta = load_model(args.model, app="image")
+    if _segmentation(meta):  # explained through the class scores summed over their pixels
+        from shared.segmentation import class_score_model
+        model = class_score_model(model)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     chosen = any([args.filters, args.activations, args.maximize, args.saliency, args.gradcam, args.dream,
