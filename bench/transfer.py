@@ -126,7 +126,7 @@ def speech_source(args, log):
     differ = [k for k in FEATURE_AXES if theirs.get(k) != getattr(fsdd, k)]
     if not differ and not read_metadata(shipped)["config"].get("members"):
         return shipped, "the shipped models/speech_commands.keras"
-    out = Path(args.out) / "speech" / "commands8k"
+    out = Path(args.out) / "speech" / f"commands8k_e{args.pretrain_epochs}"
     if not (out / "metrics.json").exists():
         log(f"the shipped Speech Commands model differs in {', '.join(differ) or 'structure (an ensemble)'}: "
             f"training one at {fsdd.sample_rate} Hz")
@@ -150,7 +150,7 @@ def speech_part(args, log):
     for seed in args.seeds:
         for way in args.ways:
             freeze = WAYS[way]
-            out = Path(args.out) / "speech" / f"fsdd_{way}_seed{seed}"
+            out = Path(args.out) / "speech" / f"fsdd_{way}_e{args.speech_epochs}_seed{seed}"
             started = time.time()
             if not (out / "metrics.json").exists() or (out / "backup").exists():
                 _speech(["--dataset", "fsdd", "--epochs", args.speech_epochs, "--seed", seed, "--out", out]

@@ -154,17 +154,19 @@ def test_iou_on_a_hand_made_case():
 # ------------------------------------------------------------------ a short run, and its commands
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A small U-Net trained for a few epochs on 600 canvases (about half a minute on 2 cores)."""
-    out = tmp_path_factory.mktemp("segment") / "unet"
-    status = run.main(["image", "segment", "train", "--arch", "unet", "--width", "8", "--depth", "2",
-                       "--batch-norm", "--canvases", "600", "--val-canvases", "200", "--epochs", "5",
-                       "--batch-size", "16", "--learning-rate", "5e-3", "--out", str(out)])
+    """A small FCN trained for a few epochs on 800 canvases (under a minute on 2 cores). An FCN, not a
+    U-Net: in so few steps the U-Net learns where the ink is but not yet which digit it belongs to
+    (mean IoU 0.09-0.12 against the baseline's 0.086; see apps/image/README.md), the FCN both."""
+    out = tmp_path_factory.mktemp("segment") / "fcn"
+    status = run.main(["image", "segment", "train", "--arch", "fcn", "--width", "16", "--depth", "3",
+                       "--canvases", "800", "--val-canvases", "200", "--epochs", "5",
+                       "--batch-size", "16", "--learning-rate", "3e-3", "--out", str(out)])
     assert status == 0
     return out
 
 
 @needs_data("image", "mnist", "train-images-idx3-ubyte.gz")
-def test_a_short_unet_run_beats_the_background_baseline(trained, capsys):
+def test_a_short_run_beats_the_background_baseline(trained, capsys):
     for name in ("model.keras", "config.json", "metrics.json", "log.csv"):
         assert (trained / name).is_file(), name
     assert run.main(["image", "segment", "evaluate", "--model", str(trained / "model.keras"),
@@ -172,7 +174,7 @@ def test_a_short_unet_run_beats_the_background_baseline(trained, capsys):
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["n"] == 200 and metrics["dataset"] == "mnist-canvas"
     assert set(metrics["per_class_iou"]) == set(canvas.CLASS_NAMES)
-    assert metrics["mean_iou"] > 1.5 * metrics["baseline_mean_iou"], metrics
+    assert metrics["mean_iou"] > 2 * metrics["baseline_mean_iou"], metrics  # digits told apart, not only ink
     assert metrics["per_class_iou"]["background"] > 0.95
 
 
@@ -202,7 +204,7 @@ def test_visualize_explains_a_segmentation_model(trained, tmp_path, capsys):
     assert run.main(["image", "visualize", "--model", str(trained / "model.keras"), "--out", str(out),
                      "--filters", "--activations", str(picture), "--saliency", str(picture),
                      "--gradcam", str(picture), "--class", "3"]) == 0
-    assert set(png_sizes(out)) == {"filters.png", "activations_down1_1_conv.png", "activations_logits.png",
+    assert set(png_sizes(out)) == {"filters.png", "activations_enc1_1_conv.png", "activations_score_pool1.png",
                                    "saliency_smoothgrad_integrated.png", "gradcam.png"}
 
 

@@ -50,8 +50,8 @@ FAST = {
     ("go", "visualize"): ["--steps", "2"],
     ("image", "train"): TRAIN + ["--val-size", "256"],
     ("image", "visualize"): ["--steps", "2", "--size", "64"],
-    # segmentation: 256 canvases of a narrow two-stage net, one epoch of two (keyed by app, command, subcommand)
-    ("image", "segment", "train"): ["--canvases", "256", "--val-canvases", "64", "--width", "4", "--depth", "2",
+    # segmentation: 256 canvases, a narrow net, one epoch of two (keyed by app, command, subcommand)
+    ("image", "segment", "train"): ["--canvases", "256", "--val-canvases", "64", "--width", "4",
                                     "--epochs", "2", "--time-budget", "0.001"],
     ("image", "segment", "evaluate"): ["--count", "64"],
     ("speech", "train"): TRAIN,
