@@ -5,7 +5,8 @@ Apps: go, speech, text, image. Each app lives in `apps/<app>/` and registers
 itself with the core (`shared.apps`); its `cli.register(subparsers)` adds the
 app's commands (`train`, `evaluate`, `predict`, and any of its own) with
 argparse, each with `set_defaults(func=...)`.
-`python run.py demo` runs every app that exists end to end and writes a report.
+`python run.py demo` runs every app that exists end to end and writes a report;
+`python run.py serve` opens the models in a local web app, a tab per app.
 
 User errors (`shared.errors.UserError`, a missing file, ...) print one line
 and exit with status 2; anything else is a bug and keeps its traceback.
@@ -24,16 +25,17 @@ def _quiet_tensorflow(argv):
 def build_parser():
     import apps  # noqa: F401  (importing it registers the apps with the core)
     from datasets import cli as data
-    from shared import apps as registry, demo
+    from shared import apps as registry, demo, serve
     parser = argparse.ArgumentParser(
         prog="run.py", description="Beyond Pixels: convolutional networks for Go, speech, text and images.")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
-    commands = parser.add_subparsers(dest="app", metavar="<app>|data|demo", required=True)
+    commands = parser.add_subparsers(dest="app", metavar="<app>|data|demo|serve", required=True)
     for app in registry.registered().values():
         app_parser = commands.add_parser(app.name, help=app.summary, description=app.summary)
         app.cli().register(app_parser.add_subparsers(dest="command", metavar="<command>", required=True))
     data.register(commands)
     demo.register(commands)
+    serve.register(commands)
     return parser
 
 

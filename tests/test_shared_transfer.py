@@ -171,7 +171,7 @@ def test_image_features_of_mnist_reused_for_fashion(tmp_path, capsys):
                      "--freeze", "conv", "--out", tmp_path / "bad"] + small + ["--width", "16"]) == 2
     assert "--width 8 (this run: 16)" in capsys.readouterr().err
 
-    # stopped after its first epoch of 2 (the budget), then resumed: the freeze is applied again
+    # ended by the time budget after its first epoch of 2, then resumed: the freeze is applied again
     target = tmp_path / "fashion"
     options = ["image", "train", "--dataset", "fashion", "--limit", "512", "--epochs", "2", "--seed", "7",
                "--init-model", source / "model.keras", "--freeze", "conv", "--out", target] + small

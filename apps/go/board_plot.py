@@ -11,9 +11,9 @@ from shared.plots import pyplot, save_figure
 SIZE = 19
 
 
-def draw_board(ax, planes, to_play="black"):
+def draw_board(ax, planes, to_play="black", stone_size=70):
     """Grid lines, star points and the stones (planes 0/1: the player to move, in
-    colour `to_play`, and the opponent)."""
+    colour `to_play`, and the opponent); `stone_size` is matplotlib's marker area in points^2."""
     for i in range(SIZE):
         ax.plot([0, SIZE - 1], [i, i], color="0.3", lw=0.5, zorder=1)
         ax.plot([i, i], [0, SIZE - 1], color="0.3", lw=0.5, zorder=1)
@@ -23,7 +23,7 @@ def draw_board(ax, planes, to_play="black"):
         opponent = "white" if to_play == "black" else "black"
         for plane, colour in ((0, to_play), (1, opponent)):
             rows, cols = np.nonzero(planes[..., plane] > 0.5)
-            ax.scatter(cols, rows, s=70, c=colour, edgecolors="black", linewidths=0.6, zorder=3)
+            ax.scatter(cols, rows, s=stone_size, c=colour, edgecolors="black", linewidths=0.6, zorder=3)
     ax.set_xlim(-0.6, SIZE - 0.4)
     ax.set_ylim(-0.6, SIZE - 0.4)  # row 0 = GTP row 1 at the bottom
     ax.set_xticks(range(SIZE))

@@ -267,7 +267,11 @@ def _predict(args):
 
 def _gtp(args):
     from apps.go.gtp_engine import GtpEngine
-    chooser = _player(args) if args.model else None
+    chooser = None
+    if args.model:
+        from apps.go.policy import BackgroundPlayer, board_size_of_file
+        # TensorFlow and the model load in a thread (seconds): the engine answers GUIs meanwhile
+        chooser = BackgroundPlayer(lambda: _player(args), board_size_of_file(args.model), args.rules)
     # Bytes that are not UTF-8 become a bad command, answered with `?`, not a crash of the engine.
     commands = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
     GtpEngine(move_chooser=chooser, superko=args.superko).run(commands, sys.stdout)

@@ -330,8 +330,8 @@ def demo(out_dir, minutes, data_dir):
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     gallery = _visualize_for_demo(out_dir / "run" / "model.keras", out_dir / "viz", data_dir)
     from apps.image import segment
-    # segmentation gets a sixth of the budget (at least a few epochs of its 1,000 canvases)
-    segmentation = segment.demo(out_dir / "segment", max(0.3, minutes / 6), data_dir)
+    # segmentation gets a quarter of the budget, at least half a minute (a few epochs of 1,000 canvases)
+    segmentation = segment.demo(out_dir / "segment", max(0.5, minutes / 4), data_dir)
     return (f"## image: MNIST\n\nA VGG (width 16) trained for {train_minutes:.1f} min "
             f"on {limit:,} training digits.\nValidation accuracy on 5,000 held-out training digits: "
             f"**{metrics['accuracy']:.4f}** (n={metrics['n']}).\n\n"
