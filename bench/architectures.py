@@ -91,12 +91,15 @@ def train_for_budget(model, train_ds, x_val, y_val, budget_s, batch_size=BATCH_S
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     clock = _time_budget_callback(budget_s)
+    cpu_started = time.process_time()
     model.fit(train_ds, epochs=10_000, steps_per_epoch=50, callbacks=[clock], verbose=0, shuffle=False)
     probabilities = model.predict(x_val, batch_size=512, verbose=0)
     return {"accuracy": float(np.mean(probabilities.argmax(1) == y_val)), "train_seconds": round(clock.elapsed, 1),
             "train_examples": clock.batches * batch_size, "train_examples_per_s": round(clock.rate(batch_size), 1),
             "parameters": int(model.count_params()), "mflops_per_example": round(model_flops(model) / 1e6, 2),
-            "latency_ms": round(latency_ms(model, x_val[0]), 3)}
+            "latency_ms": round(latency_ms(model, x_val[0]), 3),
+            # what else ran: CPU seconds this process got, and the machine's 1-minute load average
+            "cpu_seconds": round(time.process_time() - cpu_started, 1), "load_average": os.getloadavg()[0]}
 
 
 def _array_dataset(x, y, seed):
