@@ -3,10 +3,12 @@
 For each registered app (`shared.apps`), its `cli.demo(out_dir, minutes,
 data_dir)` trains a small model on the app's default dataset for a few
 minutes, evaluates it, predicts on examples and returns a Markdown section
-(with links to its plots). The sections are joined into `<out>/REPORT.md`. An
-app whose demo fails gets a section that says why, the others still run, and
-the command exits with status 1.
+(with links to its plots). The sections are joined into `<out>/REPORT.md`, with
+links to the screenshots of `run.py serve` (docs/serve/). An app whose demo
+fails gets a section that says why, the others still run, and the command
+exits with status 1.
 """
+import os
 import sys
 import time
 import traceback
@@ -26,6 +28,17 @@ def register(subparsers):
     parser.add_argument("--apps", nargs="*", help="only these apps (default: all)")
     parser.add_argument("--data-dir", help="local dataset folder (else $BEYOND_PIXELS_DATA, cache, download)")
     parser.set_defaults(func=run)
+
+
+def browser_line(out):
+    """A paragraph linking the screenshots of `run.py serve` (docs/serve/*.png), relative to the
+    report folder `out`; empty where the repository has none. Not a section: the sections are the apps'."""
+    shots = sorted((Path(__file__).resolve().parents[1] / "docs" / "serve").glob("*.png"))
+    if not shots:
+        return ""
+    links = ", ".join(f"[{shot.stem}]({Path(os.path.relpath(shot, out.resolve())).as_posix()})" for shot in shots)
+    return (f"_The shipped models in the browser_: `python run.py serve` opens a local web app, a tab per app "
+            f"(screenshots: {links}).\n\n")
 
 
 def run(args):
@@ -49,7 +62,7 @@ def run(args):
             section = f"## {name}\n\n**The {name} demo failed**: {reason}\n"
         sections.append(f"{section}\n\n_{name} demo took {time.time() - started:.0f} s._\n")
     report = out / "REPORT.md"
-    report.write_text("# Beyond Pixels demo report\n\n" + "\n".join(sections))
+    report.write_text("# Beyond Pixels demo report\n\n" + browser_line(out) + "\n".join(sections))
     print(f"report: {report}")
     if failed:
         print(f"the demo of {', '.join(failed)} failed (see its section of the report)", file=sys.stderr)

@@ -108,9 +108,8 @@ def test_genmove_takes_the_most_probable_sensible_move_and_samples_only_sensible
     engine = GtpEngine(move_chooser=PolicyPlayer(_bias_only_model(9, (8, 6))))
     assert engine.handle("boardsize 9") == "= \n\n".replace(" \n", "\n")
     assert engine.handle("genmove b") == "= G9\n\n"
-    # A network for 9x9 asked to move on 13x13: a GTP error reply, and the engine keeps going.
-    assert engine.handle("boardsize 13") == "=\n\n"
-    assert engine.handle("genmove b") == "? this network plays on 9x9, not 13x13\n\n"
+    # A network for 9x9 asked for 13x13: GTP's "unacceptable size", and the game stays 9x9.
+    assert engine.handle("boardsize 13") == "? unacceptable size (the policy network plays on 9x9 only)\n\n"
     assert engine.handle("boardsize 9") == "=\n\n" and engine.handle("genmove b") == "= G9\n\n"
     sampler = PolicyPlayer(_bias_only_model(9, (0, 0), strength=0.0), temperature=1.0, seed=1)
     choices = {sampler(position, BLACK) for _ in range(40)}

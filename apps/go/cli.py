@@ -98,8 +98,11 @@ def register(subparsers):
     gtp = subparsers.add_parser(
         "gtp", help="speak GTP version 2 on stdin/stdout",
         description="A Go Text Protocol 2 engine: rules, handicap, loadsgf and GNU Go's analysis commands "
-                    "(is_legal, countlib, findlib, list_stones, captures); with --model also genmove from the "
-                    "policy network (best sensible move, never fills its own eyes, passes when nothing sensible).")
+                    "(is_legal, countlib, findlib, list_stones, captures), clocks (time_settings, time_left, "
+                    "kgs-time_settings), final_score and final_status_list; with --model also genmove from the "
+                    "policy network (best sensible move, never fills its own eyes, passes when nothing sensible), "
+                    "lz-analyze, kata-analyze and GoGui's analyze commands, for Sabaki, Lizzie and GoGui. "
+                    "The network is 19x19 only and loads in the background: the engine answers at once.")
     gtp.add_argument("--superko", action="store_true", help="forbid repeating a whole-board position")
     _add_player_args(gtp, required=False)
     gtp.set_defaults(func=_gtp)

@@ -2,7 +2,8 @@
 time the engine may spend on its next move.
 
 Systems (GTP 2 section 6.3.2 and KGS's extension):
-- none: no limit (also GTP `time_settings` with byo-yomi time > 0 and 0 byo-yomi stones).
+- none: no limit (also GTP `time_settings` with byo-yomi time > 0 and 0 byo-yomi stones,
+  and `time_settings 0 0 0`).
 - absolute: main time only (GTP: byo-yomi time 0).
 - canadian: after the main time, `stones` moves must be played within each byo-yomi period.
 - byoyomi (Japanese, KGS only): after the main time, `periods` periods of `period_time`;
@@ -21,8 +22,6 @@ Between `time_left` commands the engine charges its own moves to its clock itsel
 each less a safety margin of `MARGIN` seconds or 20% (the larger), for the controller's and the
 network's lag; never below 0.
 """
-import time
-
 from shared.errors import UserError
 
 MARGIN = 0.25        # seconds kept back from every budget for transport and clock skew
@@ -108,15 +107,16 @@ class GameClocks:
 
     def __init__(self):
         self.clocks = {}
-        self.settings(0, 0, 0)
+        self.kgs("none")
 
     def __getitem__(self, colour):
         return self.clocks[colour]
 
     def settings(self, main, byo_yomi_time, byo_yomi_stones):
         """GTP `time_settings`: byo-yomi time 0 means absolute time; byo-yomi time > 0 with
-        0 stones means no limit."""
-        if byo_yomi_time > 0 and byo_yomi_stones == 0:
+        0 stones means no limit; all zero (no time at all, which no game can be played in) is
+        taken as no limit too."""
+        if byo_yomi_time > 0 and byo_yomi_stones == 0 or main == byo_yomi_time == 0:
             self.kgs("none")
         elif byo_yomi_time == 0:
             self.kgs("absolute", main)
@@ -136,13 +136,3 @@ class GameClocks:
     def reset(self):
         for clock in self.clocks.values():
             clock.reset()
-
-
-class Stopwatch:
-    """Seconds since it was made (time.perf_counter)."""
-
-    def __init__(self):
-        self.started = time.perf_counter()
-
-    def elapsed(self):
-        return time.perf_counter() - self.started

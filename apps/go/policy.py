@@ -5,7 +5,11 @@ as the 8-symmetry ensemble (each symmetric copy is predicted and its output
 mapped back before averaging, as AlphaGo's evaluation did). `PolicyPlayer`
 chooses moves for GTP `genmove`: the most probable *sensible* move (legal and
 not filling one of its own eyes: the sensibleness feature plane), or a sample
-at a temperature; it passes when no sensible move remains.
+at a temperature; it passes when no sensible move remains. It runs the network
+through `Predictor` (a tf.function traced once per batch size: a third of the
+eager Keras call's time for one position), skips the ensemble when the clock's
+budget is short, and `BackgroundPlayer` loads it in a thread so a GTP engine
+answers while TensorFlow loads.
 
 Once the opponent has passed (it judges the game over), what is sensible
 depends on the scoring rules the player is told:

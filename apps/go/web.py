@@ -169,8 +169,7 @@ def from_sgf(path, move_number, player):
     sgf_moves(path)  # the file's own problems first, named by the file
     position, _ = position_before(path, int(move_number))
     game = new_game(player, colour_name(position.to_play), position)
-    game.note = (f"{Path(path).name}, before move {int(move_number)}: you play {colour_name(game.human)}. "
-                 f"Captured so far: black {position.prisoners[BLACK]}, white {position.prisoners[WHITE]}.")
+    game.note = f"{Path(path).name}, before move {int(move_number)}: you play {colour_name(game.human)}."
     return game
 
 
@@ -202,7 +201,8 @@ def board_picture(game, probabilities, planes):
         ax = fig.add_axes(_AXES)
         # red whose opacity is the probability (relative to the top move): the wood shows where the policy sees nothing
         heat = np.zeros((SIZE, SIZE, 4))
-        heat[..., 0], heat[..., 3] = 0.85, 0.9 * probabilities.reshape(SIZE, SIZE) / max(float(probabilities.max()), 1e-9)
+        strongest = max(float(probabilities.max()), 1e-9)
+        heat[..., 0], heat[..., 3] = 0.85, 0.9 * probabilities.reshape(SIZE, SIZE) / strongest
         ax.imshow(heat, origin="lower", extent=(-0.5, SIZE - 0.5, -0.5, SIZE - 0.5), zorder=0)
         ax.set_facecolor(_WOOD)
         draw_board(ax, planes, to_play, stone_size=_STONE)

@@ -169,7 +169,7 @@ def train_model(args):
     return 0
 
 
-NETWORK_OPTIONS = ("arch", "width", "convs_per_stage")  # what decides the conv layers' names and shapes
+NETWORK_OPTIONS = ("arch", "width", "convs_per_stage", "norm")  # what decides the conv layers' names and shapes
 
 
 def init_and_freeze(model, args, class_names):

@@ -68,12 +68,17 @@ def classify(model, meta, x):
     return {name: float(p) for name, p in zip(names, probabilities)}
 
 
-def explanation_picture(model, meta, x):
-    """The input, its saliency and its Grad-CAM (`write_explanations`) as one RGB array."""
+def explanation_picture(model, meta, x, scale=2):
+    """The input, its saliency and its Grad-CAM (`write_explanations`) as one RGB array, enlarged
+    `scale` times (the grid is drawn for 28x28 inputs, small on a screen)."""
+    from PIL import Image
+
     from apps.image.visualize import write_explanations
     from shared.serve import figure_picture
-    return figure_picture(lambda path: write_explanations(model, meta, [x], path.parent,
-                                                          kinds=("saliency", "gradcam")))
+    picture = figure_picture(lambda path: write_explanations(model, meta, [x], path.parent,
+                                                             kinds=("saliency", "gradcam")))
+    height, width = picture.shape[:2]
+    return np.asarray(Image.fromarray(picture).resize((width * scale, height * scale), Image.LANCZOS))
 
 
 def _options(backbone, steps, size=PHOTO_SIDE):
@@ -82,25 +87,34 @@ def _options(backbone, steps, size=PHOTO_SIDE):
     return types.SimpleNamespace(backbone=backbone, steps=int(steps), size=int(size), seed=0)
 
 
-def _result_picture(paths):
+def _run_quietly(write, out):
+    """(the picture `write(out)` saves, the line it prints: which backbone, how the loss went)."""
+    import contextlib
+    import io
+
     from PIL import Image
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        paths = write(out)
     with Image.open(paths[0]) as image:
-        return np.asarray(image.convert("RGB"))
+        return np.asarray(image.convert("RGB")), printed.getvalue().strip()
 
 
 def dream(model, meta, photo, backbone="auto", steps=DREAM_STEPS, size=PHOTO_SIDE):
-    """Deep Dream of the photo file `photo` (longer side `size`) as an RGB array."""
+    """(Deep Dream of the photo file `photo` (longer side `size`) as an RGB array, a line on the run)."""
     import tempfile
 
     from apps.image.visualize import write_dream
     if not photo:
         raise UserError("no photo: upload one for Deep Dream")
     with tempfile.TemporaryDirectory(prefix="beyond-pixels-") as out:
-        return _result_picture(write_dream(_options(backbone, steps, size), model, meta, photo, out))
+        return _run_quietly(lambda folder: write_dream(_options(backbone, steps, size), model, meta, photo, folder),
+                            out)
 
 
 def style(model, meta, content, style_picture, backbone="auto", steps=STYLE_STEPS, size=PHOTO_SIDE):
-    """The photo file `content` repainted in the style of the picture file `style_picture`, as an RGB array."""
+    """(The photo file `content` repainted in the style of the picture file `style_picture` as an RGB
+    array, a line on the run)."""
     import tempfile
 
     from apps.image.visualize import write_style
@@ -109,7 +123,8 @@ def style(model, meta, content, style_picture, backbone="auto", steps=STYLE_STEP
     if not style_picture:
         raise UserError("no style picture: upload a painting")
     with tempfile.TemporaryDirectory(prefix="beyond-pixels-") as out:
-        return _result_picture(write_style(_options(backbone, steps, size), model, meta, content, style_picture, out))
+        return _run_quietly(lambda folder: write_style(_options(backbone, steps, size), model, meta, content,
+                                                       style_picture, folder), out)
 
 
 def panel(models_dir):
@@ -139,8 +154,9 @@ def panel(models_dir):
             message = gr.Markdown(elem_id="image-message")
         with gr.Column():
             label = gr.Label(num_top_classes=3, label="Prediction", elem_id="image-label")
-            explained = gr.Image(label="What the model saw: input, saliency, Grad-CAM", interactive=False,
-                                 elem_id="image-explained")
+            gr.Markdown("What the model saw: its input, the saliency |d logit / d input|, and Grad-CAM at the "
+                        "last convolution")
+            explained = gr.Image(show_label=False, interactive=False, buttons=[], elem_id="image-explained")
     gr.Markdown("### Deep Dream and style transfer\nOn a photo; a few steps by default (tens of seconds on a CPU).")
     with gr.Row():
         photo = gr.Image(label="Photo", type="filepath", sources=["upload"], value=str(examples.path("photo.png")),
@@ -151,7 +167,8 @@ def panel(models_dir):
     with gr.Row():
         backbone = gr.Radio(list(BACKBONES), value="auto", label="Backbone (auto: ImageNet VGG16 if installed, "
                                                                   "else the chosen model)", elem_id="image-backbone")
-        steps = gr.Slider(1, 100, value=DREAM_STEPS, step=1, label="Steps (Deep Dream: per octave, of 3)",
+        steps = gr.Slider(1, 100, value=DREAM_STEPS, step=1, label=f"Steps (Deep Dream: per octave, of 3; style "
+                                                                   f"transfer: at least {STYLE_STEPS})",
                           elem_id="image-steps")
         dream_button = gr.Button("Deep Dream", elem_id="image-dream")
         style_button = gr.Button("Style transfer", elem_id="image-style")
@@ -171,12 +188,14 @@ def panel(models_dir):
 
     def dreamed(photo_file, choice, backbone, steps):
         model, meta = loaded(choice)
-        return dream(model, meta, photo_file, backbone, steps), "Deep Dream: done."
+        picture, line = dream(model, meta, photo_file, backbone, steps)
+        return picture, f"Deep Dream, {int(steps)} steps per octave: {line}"
 
     def styled(photo_file, painting_file, choice, backbone, steps):
         model, meta = loaded(choice)
-        return style(model, meta, photo_file, painting_file, backbone, max(int(steps), STYLE_STEPS)), \
-            f"Style transfer: done ({max(int(steps), STYLE_STEPS)} steps)."
+        steps = max(int(steps), STYLE_STEPS)  # fewer barely moves off the photo
+        picture, line = style(model, meta, photo_file, painting_file, backbone, steps)
+        return picture, f"Style transfer, {steps} steps: {line}"
 
     outputs = [label, explained, message]
     classify_drawing.click(serve.report_errors(lambda value, choice: run(value, choice, "drawing"), 3),
