@@ -247,10 +247,10 @@ def write_docs(path, summary, setup):
     """Replace each part's table between `<!-- table:PART -->` and `<!-- /table:PART -->`."""
     text = Path(path).read_text()
     for part in {s["part"] for s in summary}:
-        pattern = re.compile(rf"(<!-- table:{part} -->\n).*?(\n<!-- /table:{part} -->)", re.S)
+        pattern = re.compile(rf"(<!-- table:{part} -->\n).*?(<!-- /table:{part} -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"{path}: no <!-- table:{part} --> ... <!-- /table:{part} --> markers")
-        body = f"_{setup[part]}_\n\n{markdown_table(summary, part)}"
+        body = f"_{setup[part]}_\n\n{markdown_table(summary, part)}\n"
         text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
     Path(path).write_text(text)
 
